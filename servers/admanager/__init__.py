@@ -1,0 +1,1 @@
+"""The Ad Manager: applies campaign instructions from Kafka to MySQL."""

@@ -1,0 +1,116 @@
+"""The life cycle every gRPC server process shares: listen, health, reflection, shutdown.
+
+A server module builds its servicers and calls `run(...)`; this module starts a grpc.aio
+server with grpc.health.v1 and reflection, marks it SERVING, runs background tasks, and on
+SIGTERM or SIGINT reports NOT_SERVING, lets in-flight calls finish and stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from servers import logs
+from servers.settings import Settings
+from servers.status import DomainErrorInterceptor
+
+log = logging.getLogger(__name__)
+
+BackgroundTask = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+
+
+@dataclass(frozen=True)
+class Service:
+    """Service is one gRPC service to expose: its full name and how to add it to a server."""
+
+    name: str
+    register: Callable[[grpc.aio.Server], None]
+
+
+@dataclass
+class ServerSpec:
+    """ServerSpec describes a server process: its name, port, services and background work."""
+
+    name: str
+    port: int
+    services: Sequence[Service] = ()
+    background: Sequence[BackgroundTask] = ()
+    on_stop: Sequence[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    reuse_port: bool = False
+
+
+async def serve(settings: Settings, spec: ServerSpec) -> None:
+    """serve runs the server until SIGTERM/SIGINT, then shuts it down gracefully."""
+    server = grpc.aio.server(
+        interceptors=[DomainErrorInterceptor()],
+        options=[
+            ("grpc.so_reuseport", 1 if spec.reuse_port else 0),
+            ("grpc.max_receive_message_length", settings.max_request_bytes * 16),
+            ("grpc.keepalive_permit_without_calls", 1),
+            ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+        ],
+    )
+    for service in spec.services:
+        service.register(server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    names = [service.name for service in spec.services]
+    reflection.enable_server_reflection(
+        [*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
+    )
+    address = f"{settings.host}:{spec.port}"
+    try:
+        bound = server.add_insecure_port(address)
+    except RuntimeError:
+        bound = 0
+    if bound == 0:
+        raise SystemExit(f"{spec.name}: cannot listen on {address} (port in use?)")
+
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+
+    await server.start()
+    for name in ["", *names]:
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    log.info("%s listening on %s", spec.name, address)
+    tasks = [asyncio.create_task(task(stopping)) for task in spec.background]
+    try:
+        await _until_stopped_or_failed(stopping, tasks)
+    finally:
+        log.info("%s shutting down", spec.name)
+        await health_servicer.enter_graceful_shutdown()
+        await server.stop(settings.shutdown_grace_seconds)
+        stopping.set()
+        if tasks:
+            await asyncio.wait(tasks, timeout=settings.shutdown_grace_seconds)
+        for callback in spec.on_stop:
+            await callback()
+        log.info("%s stopped", spec.name)
+
+
+async def _until_stopped_or_failed(
+    stopping: asyncio.Event, tasks: list[asyncio.Task[None]]
+) -> None:
+    """_until_stopped_or_failed returns on a stop signal, or raises if a background task fails."""
+    waiter = asyncio.create_task(stopping.wait())
+    done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
+    for task in done:
+        if task is not waiter and task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]
+    waiter.cancel()
+
+
+def run(name: str, build: Callable[[Settings], ServerSpec], settings: Settings) -> None:
+    """run configures JSON logs and runs the server built by build until it is told to stop."""
+    logs.configure(name, settings.log_level)
+    asyncio.run(serve(settings, build(settings)))

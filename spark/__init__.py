@@ -1,0 +1,1 @@
+"""Spark jobs: the streaming feedback writer, KPIs, the archive and the bill report."""

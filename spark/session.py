@@ -1,0 +1,64 @@
+"""Builds the Hive-enabled SparkSession every Spark job of the platform uses.
+
+The catalog lives in the stack's metastore (a Derby network server under the run directory,
+or the Hive metastore service named by ADPLATFORM_HIVE_METASTORE_URI); tables are stored in
+the warehouse directory under the run directory. The Kafka source, the MariaDB JDBC driver and
+the Derby client come from Maven Central (deploy/spark/pom.xml).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from pyspark.sql import SparkSession
+
+from deploy.stack.java import classpath
+from servers.settings import Settings
+
+DERBY_CLIENT_DRIVER = "org.apache.derby.jdbc.ClientDriver"
+
+
+def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
+    """spark_conf is the configuration of a platform Spark session, before any overrides."""
+    jars = [str(jar) for jar in classpath("spark")]
+    warehouse = settings.run_dir / "warehouse"
+    conf = {
+        "spark.app.name": app_name,
+        "spark.master": settings.spark_master,
+        "spark.driver.memory": settings.spark_driver_memory,
+        "spark.jars": ",".join(jars),
+        # In local mode the driver is the executor; its class path also reaches the metastore
+        # client, which loads the Derby driver through the system class loader.
+        "spark.driver.extraClassPath": os.pathsep.join(jars),
+        "spark.sql.catalogImplementation": "hive",
+        "spark.sql.warehouse.dir": str(warehouse),
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.shuffle.partitions": "4",
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={settings.run_dir / 'metastore'}",
+    }
+    if settings.hive_metastore_uri:
+        conf["spark.hadoop.hive.metastore.uris"] = settings.hive_metastore_uri
+    else:
+        url = f"jdbc:derby://{settings.host}:{settings.metastore_port}/metastore_db;create=true"
+        conf |= {
+            "spark.hadoop.javax.jdo.option.ConnectionURL": url,
+            "spark.hadoop.javax.jdo.option.ConnectionDriverName": DERBY_CLIENT_DRIVER,
+            "spark.hadoop.datanucleus.schema.autoCreateAll": "true",
+            "spark.hadoop.hive.metastore.schema.verification": "false",
+        }
+    return conf
+
+
+def hive_session(
+    settings: Settings, app_name: str, overrides: Mapping[str, str] | None = None
+) -> SparkSession:
+    """hive_session starts (or returns the running) Hive-enabled session for this process."""
+    builder = SparkSession.builder
+    for key, value in {**spark_conf(settings, app_name), **(overrides or {})}.items():
+        builder = builder.config(key, value)
+    session = builder.enableHiveSupport().getOrCreate()
+    session.sparkContext.setLogLevel("WARN")
+    return session

@@ -1,0 +1,70 @@
+"""The integration suite's real stack: MariaDB, Kafka, the metastore, the servers and Envoy.
+
+One stack per test session, on free ports in a fresh run directory, torn down at the end
+(teardown also proves `stack down` leaves none of its processes behind). To iterate faster,
+ADPLATFORM_TEST_STACK_DIR=<dir> reuses a stack kept in <dir> between runs and
+ADPLATFORM_TEST_KEEP_STACK=1 leaves it running.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from deploy.stack import launcher
+from deploy.stack.net import free_port
+from deploy.stack.process import alive
+from servers.settings import Settings
+
+PORT_FIELDS = (
+    "mysql_port",
+    "kafka_port",
+    "kafka_controller_port",
+    "envoy_port",
+    "envoy_admin_port",
+    "campaign_port",
+    "adserver_port",
+    "feedback_port",
+    "admanager_port",
+    "metastore_port",
+)
+
+
+def _ports(run_dir: Path) -> dict[str, int]:
+    """_ports picks free ports once per run directory and remembers them there."""
+    record = run_dir / "test-ports.json"
+    if record.exists():
+        return dict(json.loads(record.read_text()))
+    ports = {name: free_port() for name in PORT_FIELDS}
+    run_dir.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps(ports))
+    return ports
+
+
+def stack_settings(run_dir: Path) -> Settings:
+    """stack_settings are the settings of a test stack in run_dir (no outside overrides)."""
+    return Settings(run_dir=run_dir, **_ports(run_dir))
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """stack is a running local stack for the whole session; yields its settings."""
+    kept = os.environ.get("ADPLATFORM_TEST_STACK_DIR")
+    run_dir = Path(kept).resolve() if kept else tmp_path_factory.mktemp("stack")
+    settings = stack_settings(run_dir)
+    try:
+        launcher.up(settings, report=lambda line: None)
+    except BaseException:
+        launcher.down(settings, report=lambda line: None)
+        raise
+    yield settings
+    if os.environ.get("ADPLATFORM_TEST_KEEP_STACK") == "1":
+        return
+    pids = [row.pid for row in launcher.status(settings) if row.pid]
+    launcher.down(settings, report=lambda line: None)
+    survivors = [pid for pid in pids if alive(pid)]
+    assert not survivors, f"stack down left processes behind: {survivors}"
