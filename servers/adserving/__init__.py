@@ -1,0 +1,1 @@
+"""Ad serving: targeting eligibility and the second-price auction."""

@@ -1,0 +1,200 @@
+"""Targeting: which campaigns may be shown to this user on this device (DESIGN rule 3).
+
+Hot path. Build a LiveCampaign per campaign once, when the ad index is (re)built: it holds
+the targeting compiled to lower case with None for "any", and the window in UTC. Per
+request build one Viewer (the request and profile, normalised once) and a UTC now, then
+call is_eligible for each campaign; each call only compares prepared strings and ints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from servers.campaigns.model import ANY, CampaignSpec, Status, Targeting, device_key
+from servers.campaigns.schedule import utc_window
+
+HOME_COUNTRY = "India"  # the default of settings.home_country
+PRIVACY_USER_ID = "1111-1111-1111-1111"  # a user who must not be profiled
+
+_ANY_KEY = ANY.lower()
+_NOTHING = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """Request is an ad request as the device sends it; country defaults to the home country."""
+
+    user_id: str
+    device_type: str
+    city: str
+    state: str
+    country: str = HOME_COUNTRY
+
+
+@dataclass(frozen=True, slots=True)
+class UserProfile:
+    """UserProfile is a user's row in the users table; None in a field means unknown."""
+
+    age: int | None
+    gender: str | None
+    income_bucket: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """Viewer is a request plus profile normalised for matching; None means unknown."""
+
+    device: str
+    city: str
+    state: str
+    country: str
+    age: int | None
+    gender: str | None
+    income_bucket: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledTargeting:
+    """CompiledTargeting is a campaign's targeting in matching form; None means any."""
+
+    device: str | None
+    city: str | None
+    state: str | None
+    country: str | None
+    gender: str | None
+    income_bucket: str | None
+    ages: tuple[int, int] | None  # inclusive (start, end)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveCampaign:
+    """LiveCampaign is what the ad index keeps per campaign to decide eligibility fast."""
+
+    campaign_id: str
+    status: Status
+    targeting: CompiledTargeting
+    starts_at: datetime  # UTC, inclusive
+    ends_at: datetime  # UTC, exclusive
+    remaining: Decimal
+    slot_budget: Decimal
+
+    @classmethod
+    def build(
+        cls,
+        spec: CampaignSpec,
+        status: Status,
+        remaining: Decimal,
+        slot_budget: Decimal,
+        tz: ZoneInfo,
+    ) -> LiveCampaign:
+        """LiveCampaign.build prepares a stored campaign for the index (slot budget rolled over)."""
+        starts_at, ends_at = utc_window(spec.schedule, tz)
+        return cls(
+            campaign_id=spec.campaign_id,
+            status=Status(status),  # an enum member, so is_eligible can compare by identity
+            targeting=compile_targeting(spec.targeting),
+            starts_at=starts_at,
+            ends_at=ends_at,
+            remaining=remaining,
+            slot_budget=slot_budget,
+        )
+
+
+def effective_profile(user_id: str, profile: UserProfile | None) -> UserProfile | None:
+    """effective_profile drops the profile of the privacy user, whatever the users table says."""
+    return None if user_id.strip() == PRIVACY_USER_ID else profile
+
+
+def _key(value: str) -> str:
+    return value.strip().lower()
+
+
+def _targeted(key: str) -> str | None:
+    # Blank means untargeted, as validation reads it, should a stored value be blank.
+    return None if key in {"", _ANY_KEY} else key
+
+
+def compile_targeting(targeting: Targeting) -> CompiledTargeting:
+    """compile_targeting lower-cases a campaign's targeting once and turns All into None."""
+    ages = targeting.age_range
+    return CompiledTargeting(
+        device=_targeted(device_key(targeting.device)),
+        city=_targeted(_key(targeting.city)),
+        state=_targeted(_key(targeting.state)),
+        country=_targeted(_key(targeting.country)),
+        gender=_targeted(_key(targeting.gender)),
+        income_bucket=_targeted(_key(targeting.income_bucket)),
+        ages=None if ages.is_any else (ages.start, ages.end),
+    )
+
+
+def viewer(
+    request: Request, profile: UserProfile | None, home_country: str = HOME_COUNTRY
+) -> Viewer:
+    """viewer normalises a request and the user's profile once; no profile matches only All."""
+    profile = effective_profile(request.user_id, profile)
+    return Viewer(
+        device=device_key(request.device_type),
+        city=_key(request.city),
+        state=_key(request.state),
+        country=_key(request.country) or _key(home_country),
+        age=None if profile is None else profile.age,
+        gender=None if profile is None or profile.gender is None else _key(profile.gender),
+        income_bucket=(
+            None
+            if profile is None or profile.income_bucket is None
+            else _key(profile.income_bucket)
+        ),
+    )
+
+
+def matches_viewer(targeting: CompiledTargeting, who: Viewer) -> bool:
+    """matches_viewer is true when every targeted dimension equals the viewer's (hot path)."""
+    # A targeted dimension never equals an unknown (None) one, so no profile means no match.
+    # The age range is inclusive at both ends: 20-45 includes a 45-year-old.
+    ages = targeting.ages
+    return (
+        (targeting.device is None or targeting.device == who.device)
+        and (targeting.city is None or targeting.city == who.city)
+        and (targeting.state is None or targeting.state == who.state)
+        and (targeting.country is None or targeting.country == who.country)
+        and (targeting.gender is None or targeting.gender == who.gender)
+        and (targeting.income_bucket is None or targeting.income_bucket == who.income_bucket)
+        and (ages is None or (who.age is not None and ages[0] <= who.age <= ages[1]))
+    )
+
+
+def matches(
+    targeting: Targeting,
+    request: Request,
+    profile: UserProfile | None,
+    home_country: str = HOME_COUNTRY,
+) -> bool:
+    """matches answers rule 3's targeting test for one campaign (convenience, not hot path)."""
+    return matches_viewer(compile_targeting(targeting), viewer(request, profile, home_country))
+
+
+def is_eligible(campaign: LiveCampaign, who: Viewer, now: datetime) -> bool:
+    """is_eligible is rule 3: ACTIVE, in its window, budget and slot budget left, targeted.
+
+    now must be aware; pass it in UTC so comparisons take the fast same-zone path.
+    """
+    return (
+        campaign.status is Status.ACTIVE
+        and campaign.starts_at <= now < campaign.ends_at
+        and campaign.remaining > _NOTHING
+        and campaign.slot_budget > _NOTHING
+        and matches_viewer(campaign.targeting, who)
+    )
+
+
+def eligible_campaigns(
+    campaigns: Iterable[LiveCampaign], who: Viewer, now: datetime
+) -> list[LiveCampaign]:
+    """eligible_campaigns filters the ad index down to the campaigns this viewer may see now."""
+    now = now.astimezone(UTC)
+    return [campaign for campaign in campaigns if is_eligible(campaign, who, now)]

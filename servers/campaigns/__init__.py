@@ -1,0 +1,1 @@
+"""Campaigns: the campaign model, its validation, the feed, schedule, pricing and pacing."""

@@ -1,0 +1,118 @@
+"""Campaign model: the values every business rule of DESIGN.md section 4 works on.
+
+Plain frozen dataclasses; validation.py is the only way to build them from input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, time
+from decimal import Decimal
+from enum import StrEnum
+
+ANY = "All"  # a targeting value that matches everyone
+
+KNOWN_DEVICES = ("Android Mobile", "Windows Computer", "iPhone", "Linux Computer", "Macbook")
+_DEVICE_BY_KEY = {name.lower(): name for name in (*KNOWN_DEVICES, ANY)}
+
+
+def device_key(device: str) -> str:
+    """device_key folds case, hyphens, underscores and runs of blanks ("android-mobile")."""
+    return " ".join(device.replace("-", " ").replace("_", " ").split()).lower()
+
+
+def canonical_device(device: str) -> str:
+    """canonical_device names a device the catalogue's way ("iphone" → "iPhone")."""
+    key = device_key(device)
+    # Unknown devices keep a readable name: requests may carry any device string.
+    return _DEVICE_BY_KEY.get(key, key.title())
+
+
+def is_known_device(device: str) -> bool:
+    """is_known_device is true for the catalogue's devices and for All."""
+    return device_key(device) in _DEVICE_BY_KEY
+
+
+class Status(StrEnum):
+    """Status says whether a campaign may serve (ACTIVE) or not (INACTIVE)."""
+
+    ACTIVE = "ACTIVE"
+    INACTIVE = "INACTIVE"
+
+
+class StatusReason(StrEnum):
+    """StatusReason says why a campaign has its status; it is shown to campaign managers."""
+
+    CREATED = "created by campaign manager"
+    UPDATED = "updated by campaign manager"
+    STOPPED = "stopped by campaign manager"
+    BUDGET_EXHAUSTED = "budget exhausted"
+    BUDGET_RAISED = "reactivated: budget raised above spent"
+
+
+class Action(StrEnum):
+    """Action is what a campaign instruction asks for, spelled as in the feed."""
+
+    NEW = "New Campaign"
+    UPDATE = "Update Campaign"
+    STOP = "Stop Campaign"
+
+
+@dataclass(frozen=True, slots=True)
+class AgeRange:
+    """AgeRange is the inclusive range of user ages a campaign targets; 0-0 means any age."""
+
+    start: int
+    end: int
+
+    @property
+    def is_any(self) -> bool:
+        """is_any is true for 0-0, the untargeted range."""
+        return self.start == 0 and self.end == 0
+
+
+@dataclass(frozen=True, slots=True)
+class Targeting:
+    """Targeting is who a campaign wants to reach; ANY ("All") in a field matches everyone."""
+
+    gender: str
+    age_range: AgeRange
+    city: str
+    state: str
+    country: str
+    income_bucket: str
+    device: str
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """Schedule is a campaign's dates and times; schedule.window turns it into one window."""
+
+    start_date: date
+    end_date: date
+    start_time: time
+    end_time: time
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignSpec:
+    """CampaignSpec is what a campaign manager asks for: the ad, its audience, bids and budget."""
+
+    campaign_id: str
+    text: str
+    category: str
+    keywords: tuple[str, ...]
+    targeting: Targeting
+    cpc: Decimal
+    cpa: Decimal
+    budget: Decimal  # the lifetime total, not what is left
+    schedule: Schedule
+
+
+@dataclass(frozen=True, slots=True)
+class Instruction:
+    """Instruction is one feed or Kafka message; sequence orders it within its campaign."""
+
+    action: Action
+    spec: CampaignSpec
+    sequence: int  # the Kafka offset or the feed's row number: grows per campaign

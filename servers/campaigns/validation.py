@@ -1,0 +1,312 @@
+"""Validation: turning a campaign's fields, as they arrive, into a CampaignSpec (DESIGN §3, §4).
+
+Callers hand plain values keyed by the API's field names (strings and ints from protobuf,
+the feed or JSON; nested ranges as mappings) to validate_spec and get a CampaignSpec or a
+ValidationError naming the first bad field ("cpc", "target_age_range.start", ...).
+A partial update (PATCH) is validate_spec({**spec_fields(current), **changes}).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import date, datetime, time
+from decimal import Decimal
+
+from servers.campaigns.model import (
+    ANY,
+    Action,
+    AgeRange,
+    CampaignSpec,
+    Schedule,
+    Targeting,
+    canonical_device,
+    is_known_device,
+)
+from servers.campaigns.schedule import local_window
+from servers.errors import ValidationError
+from servers.money import format_money, parse_money
+
+CAMPAIGN_ID_MAX_CHARS = 64
+TEXT_MAX_CHARS = 1000
+NAME_MAX_CHARS = 100  # category, keywords, city, state, country
+MAX_KEYWORDS = 100
+MAX_AGE = 150
+
+GENDERS = ("M", "F", ANY)
+INCOME_BUCKETS = ("H", "M", "L", ANY)
+
+_CAMPAIGN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_CLOCK_TIME = re.compile(r"(\d{1,2}):(\d{2}):(\d{2})")
+_AGE = re.compile(r"\d{1,3}")
+
+
+def validate_spec(fields: Mapping[str, object], *, allow_blank_text: bool = False) -> CampaignSpec:
+    """validate_spec checks every field of a campaign and returns it normalised.
+
+    allow_blank_text admits a whitespace-only text: the real feed has three such New Campaign
+    messages, and refusing them would drop live campaigns. The API keeps it False.
+    """
+    campaign_id = parse_campaign_id(fields.get("campaign_id"))
+    text = _text(fields.get("text"), "text", TEXT_MAX_CHARS, allow_blank=allow_blank_text)
+    category = _text(fields.get("category"), "category", NAME_MAX_CHARS, allow_blank=False)
+    keywords = parse_keywords(fields.get("keywords"))
+    targeting = Targeting(
+        gender=parse_gender(fields.get("target_gender")),
+        age_range=parse_age_range(fields.get("target_age_range")),
+        city=_place(fields.get("target_city"), "target_city"),
+        state=_place(fields.get("target_state"), "target_state"),
+        country=_place(fields.get("target_country"), "target_country"),
+        income_bucket=parse_income_bucket(fields.get("target_income_bucket")),
+        device=parse_device(fields.get("target_device")),
+    )
+    cpc = parse_money(_money_input(fields.get("cpc"), "cpc"), "cpc")
+    cpa = parse_money(_money_input(fields.get("cpa"), "cpa"), "cpa")
+    if cpc == 0 and cpa == 0:
+        raise ValidationError("cpc", "cpc and cpa must not both be 0")
+    budget = parse_money(_money_input(fields.get("budget"), "budget"), "budget")
+    if budget == 0:
+        raise ValidationError("budget", "must be greater than 0")
+    schedule = parse_schedule(fields.get("date_range"), fields.get("time_range"))
+    return CampaignSpec(
+        campaign_id=campaign_id,
+        text=text,
+        category=category,
+        keywords=keywords,
+        targeting=targeting,
+        cpc=cpc,
+        cpa=cpa,
+        budget=budget,
+        schedule=schedule,
+    )
+
+
+def spec_fields(spec: CampaignSpec) -> dict[str, object]:
+    """spec_fields is the inverse of validate_spec: the spec as API-named plain values."""
+    targeting, schedule = spec.targeting, spec.schedule
+    return {
+        "campaign_id": spec.campaign_id,
+        "text": spec.text,
+        "category": spec.category,
+        "keywords": list(spec.keywords),
+        "target_gender": targeting.gender,
+        "target_age_range": {"start": targeting.age_range.start, "end": targeting.age_range.end},
+        "target_city": targeting.city,
+        "target_state": targeting.state,
+        "target_country": targeting.country,
+        "target_income_bucket": targeting.income_bucket,
+        "target_device": targeting.device,
+        "cpc": format_money(spec.cpc),
+        "cpa": format_money(spec.cpa),
+        "budget": format_money(spec.budget),
+        "date_range": {
+            "start": schedule.start_date.isoformat(),
+            "end": schedule.end_date.isoformat(),
+        },
+        "time_range": {
+            "start": format_clock(schedule.start_time),
+            "end": format_clock(schedule.end_time),
+        },
+    }
+
+
+def parse_action(value: object) -> Action:
+    """parse_action reads "New Campaign", "Update Campaign" or "Stop Campaign", any case."""
+    if isinstance(value, str):
+        wanted = " ".join(value.split()).lower()
+        for action in Action:
+            if action.value.lower() == wanted:
+                return action
+    allowed = ", ".join(action.value for action in Action)
+    raise ValidationError("action", f"must be one of {allowed}")
+
+
+def parse_campaign_id(value: object) -> str:
+    """parse_campaign_id accepts a uuid-like id: letters, digits, - _ . :, at most 64 chars."""
+    if value is None:
+        raise ValidationError("campaign_id", "is required")
+    if not isinstance(value, str):
+        raise ValidationError("campaign_id", "must be a string")
+    campaign_id = value.strip()
+    if not campaign_id:
+        raise ValidationError("campaign_id", "is required")
+    if len(campaign_id) > CAMPAIGN_ID_MAX_CHARS:
+        raise ValidationError("campaign_id", f"must be at most {CAMPAIGN_ID_MAX_CHARS} characters")
+    if not _CAMPAIGN_ID.fullmatch(campaign_id):
+        raise ValidationError("campaign_id", "must be letters, digits and - _ . : only")
+    return campaign_id
+
+
+def parse_keywords(value: object) -> tuple[str, ...]:
+    """parse_keywords splits "a,b" (or takes a list): blanks dropped, order kept, no repeats."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        words: list[object] = list(value.split(","))
+    elif isinstance(value, (list, tuple)):
+        words = list(value)
+    else:
+        raise ValidationError("keywords", "must be a comma-separated string or a list of strings")
+    keywords: dict[str, None] = {}  # a dict keeps first-seen order
+    for word in words:
+        if not isinstance(word, str):
+            raise ValidationError("keywords", "must contain strings only")
+        keyword = word.strip()
+        if len(keyword) > NAME_MAX_CHARS:
+            raise ValidationError("keywords", f"each must be at most {NAME_MAX_CHARS} characters")
+        if keyword:
+            keywords.setdefault(keyword)
+    if len(keywords) > MAX_KEYWORDS:
+        raise ValidationError("keywords", f"must be at most {MAX_KEYWORDS}")
+    return tuple(keywords)
+
+
+def parse_gender(value: object) -> str:
+    """parse_gender accepts M, F or All in any case; absent means All."""
+    return _choice(value, "target_gender", GENDERS)
+
+
+def parse_income_bucket(value: object) -> str:
+    """parse_income_bucket accepts H, M, L or All in any case; absent means All."""
+    return _choice(value, "target_income_bucket", INCOME_BUCKETS)
+
+
+def parse_device(value: object) -> str:
+    """parse_device accepts a catalogue device or All, spelled loosely ("android-mobile")."""
+    device = _optional_text(value, "target_device")
+    if device is None:
+        return ANY
+    if not is_known_device(device):
+        raise ValidationError("target_device", f"unknown device {device!r}")
+    return canonical_device(device)
+
+
+def parse_age_range(value: object) -> AgeRange:
+    """parse_age_range accepts {start, end} with 0 ≤ start ≤ end ≤ 150; absent means 0-0."""
+    if value is None:
+        return AgeRange(0, 0)
+    start, end = _range(value, "target_age_range")
+    first = _age(start, "target_age_range.start")
+    last = _age(end, "target_age_range.end")
+    if first > last:
+        raise ValidationError("target_age_range.end", "must not be below target_age_range.start")
+    return AgeRange(first, last)
+
+
+def parse_schedule(date_range: object, time_range: object) -> Schedule:
+    """parse_schedule reads ISO dates and H:MM:SS times into a window whose start < end."""
+    if date_range is None:
+        raise ValidationError("date_range", "is required")
+    if time_range is None:
+        raise ValidationError("time_range", "is required")
+    start_date, end_date = _range(date_range, "date_range")
+    start_time, end_time = _range(time_range, "time_range")
+    schedule = Schedule(
+        start_date=_date(start_date, "date_range.start"),
+        end_date=_date(end_date, "date_range.end"),
+        start_time=_clock(start_time, "time_range.start"),
+        end_time=_clock(end_time, "time_range.end"),
+    )
+    if schedule.end_date < schedule.start_date:
+        raise ValidationError("date_range.end", "must not be before date_range.start")
+    window_start, window_end = local_window(schedule)
+    if window_end <= window_start:
+        raise ValidationError("time_range.end", "must end the window after it starts")
+    return schedule
+
+
+def format_clock(moment: time) -> str:
+    """format_clock writes a time the feed's way, H:MM:SS ("5:00:00")."""
+    return f"{moment.hour}:{moment.minute:02d}:{moment.second:02d}"
+
+
+def _text(value: object, field: str, max_chars: int, *, allow_blank: bool) -> str:
+    if value is None:
+        raise ValidationError(field, "is required")
+    if not isinstance(value, str):
+        raise ValidationError(field, "must be a string")
+    text = value.strip()
+    if not text and not allow_blank:
+        raise ValidationError(field, "is required")
+    if len(text) > max_chars:
+        raise ValidationError(field, f"must be at most {max_chars} characters")
+    return text
+
+
+def _optional_text(value: object, field: str) -> str | None:
+    # Absent and blank targeting fields mean "untargeted": protobuf cannot tell them apart.
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValidationError(field, "must be a string")
+    text = value.strip()
+    if len(text) > NAME_MAX_CHARS:
+        raise ValidationError(field, f"must be at most {NAME_MAX_CHARS} characters")
+    return text or None
+
+
+def _place(value: object, field: str) -> str:
+    place = _optional_text(value, field)
+    if place is None or place.lower() == ANY.lower():
+        return ANY
+    return place
+
+
+def _choice(value: object, field: str, allowed: tuple[str, ...]) -> str:
+    text = _optional_text(value, field)
+    if text is None:
+        return ANY
+    for choice in allowed:
+        if choice.lower() == text.lower():
+            return choice
+    raise ValidationError(field, f"must be one of {'|'.join(allowed)}")
+
+
+def _money_input(value: object, field: str) -> str | Decimal | int:
+    if value is None:
+        raise ValidationError(field, "is required")
+    if isinstance(value, (str, Decimal, int)):
+        return value
+    raise ValidationError(field, f"must be a decimal string, not {type(value).__name__}")
+
+
+def _range(value: object, field: str) -> tuple[object, object]:
+    if not isinstance(value, Mapping) or set(value) != {"start", "end"}:
+        raise ValidationError(field, "must be {start, end}")
+    return value["start"], value["end"]
+
+
+def _age(value: object, field: str) -> int:
+    if isinstance(value, bool):
+        raise ValidationError(field, "must be a whole number")
+    if isinstance(value, str) and _AGE.fullmatch(value.strip()):
+        value = int(value.strip())
+    if not isinstance(value, int):
+        raise ValidationError(field, "must be a whole number")
+    if not 0 <= value <= MAX_AGE:
+        raise ValidationError(field, f"must be between 0 and {MAX_AGE}")
+    return value
+
+
+def _date(value: object, field: str) -> date:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value.strip()):
+        raise ValidationError(field, "must be an ISO date like 2025-09-12")
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise ValidationError(field, "is not a calendar date") from None
+
+
+def _clock(value: object, field: str) -> time:
+    if isinstance(value, time) and value.microsecond == 0 and value.tzinfo is None:
+        return value
+    match = _CLOCK_TIME.fullmatch(value.strip()) if isinstance(value, str) else None
+    if match is None:
+        raise ValidationError(field, "must be a time like 5:00:00 or 17:30:00")
+    hour, minute, second = (int(part) for part in match.groups())
+    if hour > 23 or minute > 59 or second > 59:
+        raise ValidationError(field, "is not a time of day")
+    return time(hour, minute, second)

@@ -1,0 +1,1 @@
+"""Feedback: turning a user action into a charge against a campaign budget."""

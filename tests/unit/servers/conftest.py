@@ -1,0 +1,69 @@
+"""Fixtures for the pure domain tests: a valid campaign's fields and the real feed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from servers.campaigns.feed import read_feed
+from servers.campaigns.model import CampaignSpec, Instruction
+from servers.campaigns.validation import validate_spec
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+FEED_PATH = REPO_ROOT.parent / "shared" / "data" / "campaign_feed.csv"
+
+VALID_FIELDS: dict[str, Any] = {
+    "campaign_id": "8cf1b846-8f97-11f0-b7f6-0e087721c0e9",
+    "text": "Transmission Oil Cooler Assembly",
+    "category": "Tools & Hardware",
+    "keywords": "automotive,oils,fluids",
+    "target_gender": "F",
+    "target_age_range": {"start": "20", "end": "45"},
+    "target_city": "All",
+    "target_state": "All",
+    "target_country": "India",
+    "target_income_bucket": "M",
+    "target_device": "All",
+    "cpc": "0.00066",
+    "cpa": "0.0529",
+    "budget": "500",
+    "date_range": {"start": "2025-09-12", "end": "2025-09-13"},
+    "time_range": {"start": "5:00:00", "end": "18:00:00"},
+}
+
+
+@pytest.fixture(scope="session")
+def feed_path() -> Path:
+    """feed_path is the shared data/campaign_feed.csv beside the repo; skips when absent."""
+    if not FEED_PATH.is_file():
+        pytest.skip(f"campaign feed not found at {FEED_PATH}")
+    return FEED_PATH
+
+
+@pytest.fixture(scope="session")
+def feed_instructions(feed_path: Path) -> list[Instruction]:
+    """feed_instructions is every message of the real feed, parsed and validated once."""
+    return list(read_feed(feed_path))
+
+
+@pytest.fixture(scope="session")
+def fields() -> Callable[..., dict[str, Any]]:
+    """fields builds a valid campaign's API fields with some overridden."""
+
+    def build(**overrides: Any) -> dict[str, Any]:
+        return {**VALID_FIELDS, **overrides}
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def make_spec() -> Callable[..., CampaignSpec]:
+    """make_spec builds a validated CampaignSpec from the valid fields with some overridden."""
+
+    def build(**overrides: Any) -> CampaignSpec:
+        return validate_spec({**VALID_FIELDS, **overrides})
+
+    return build
