@@ -54,6 +54,7 @@ def breaking(against: str = "HEAD~1") -> int:
     if archive.returncode != 0:
         print(f"{against} has no contracts yet; nothing to compare")
         return 0
+    stage_google_api()
     with tempfile.TemporaryDirectory() as scratch:
         previous = Path(scratch)
         with tarfile.open(fileobj=BytesIO(archive.stdout)) as tar:

@@ -27,3 +27,7 @@ class NotFoundError(DomainError):
         super().__init__(f"{kind} {key!r} not found")
         self.kind = kind
         self.key = key
+
+
+class UnavailableError(DomainError):
+    """UnavailableError says a service the request needs (Kafka, MySQL) is out of reach; retry."""

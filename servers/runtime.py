@@ -45,6 +45,7 @@ class ServerSpec:
     background: Sequence[BackgroundTask] = ()
     on_stop: Sequence[Callable[[], Awaitable[None]]] = field(default_factory=list)
     reuse_port: bool = False
+    ready: asyncio.Event | None = None  # when given, SERVING waits until it is set
 
 
 async def serve(settings: Settings, spec: ServerSpec) -> None:
@@ -80,10 +81,18 @@ async def serve(settings: Settings, spec: ServerSpec) -> None:
         loop.add_signal_handler(signum, stopping.set)
 
     await server.start()
-    for name in ["", *names]:
-        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("%s listening on %s", spec.name, address)
-    tasks = [asyncio.create_task(task(stopping)) for task in spec.background]
+
+    async def serving(stopping: asyncio.Event) -> None:
+        if spec.ready is not None:
+            await spec.ready.wait()
+        for name in ["", *names]:
+            await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        log.info("%s serving", spec.name)
+
+    if spec.ready is not None:
+        await health_servicer.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
+    tasks = [asyncio.create_task(task(stopping)) for task in [serving, *spec.background]]
     try:
         await _until_stopped_or_failed(stopping, tasks)
     finally:
@@ -101,13 +110,20 @@ async def serve(settings: Settings, spec: ServerSpec) -> None:
 async def _until_stopped_or_failed(
     stopping: asyncio.Event, tasks: list[asyncio.Task[None]]
 ) -> None:
-    """_until_stopped_or_failed returns on a stop signal, or raises if a background task fails."""
+    """_until_stopped_or_failed returns on a stop signal, or raises if a background task fails.
+
+    A background task that finishes normally (a start-up step) is simply done.
+    """
     waiter = asyncio.create_task(stopping.wait())
-    done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
-    for task in done:
-        if task is not waiter and task.exception() is not None:
-            raise task.exception()  # type: ignore[misc]
-    waiter.cancel()
+    pending: set[asyncio.Task[Any]] = {waiter, *tasks}
+    try:
+        while waiter in pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task is not waiter and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+    finally:
+        waiter.cancel()
 
 
 def run(name: str, build: Callable[[Settings], ServerSpec], settings: Settings) -> None:

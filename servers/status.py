@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeAlias
 
 import grpc
+from sqlalchemy.exc import OperationalError
 
-from servers.errors import DomainError, NotFoundError, ValidationError
+from servers.errors import DomainError, NotFoundError, UnavailableError, ValidationError
 
 log = logging.getLogger(__name__)
 
 _CODES: tuple[tuple[type[DomainError], grpc.StatusCode], ...] = (
     (ValidationError, grpc.StatusCode.INVALID_ARGUMENT),
     (NotFoundError, grpc.StatusCode.NOT_FOUND),
+    (UnavailableError, grpc.StatusCode.UNAVAILABLE),
 )
 
 
@@ -26,9 +28,9 @@ def status_code(error: DomainError) -> grpc.StatusCode:
     return grpc.StatusCode.FAILED_PRECONDITION
 
 
-Context = grpc.aio.ServicerContext[Any, Any]
-UnaryBehavior = Callable[[Any, Context], Awaitable[Any]]
-Handler = grpc.RpcMethodHandler[Any, Any]
+Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
+UnaryBehavior: TypeAlias = Callable[[Any, Context], Awaitable[Any]]
+Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
 
 
 class DomainErrorInterceptor(grpc.aio.ServerInterceptor):
@@ -72,6 +74,9 @@ def _mapping_errors(method: str, behavior: UnaryBehavior) -> UnaryBehavior:
             await context.abort(status_code(error), str(error))
         except grpc.aio.AbortError:
             raise
+        except OperationalError as error:  # MySQL unreachable or failing over: retryable
+            log.warning("database unavailable in %s: %s", method, error.orig)
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "database unavailable; retry")
         except Exception:
             log.exception("unexpected error in %s", method)
             await context.abort(grpc.StatusCode.INTERNAL, "internal error")

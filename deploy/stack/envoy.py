@@ -3,7 +3,8 @@
 The configuration is generated from the settings at `stack up` (ports, descriptor set, limits)
 and written under the run directory. Native gRPC clients may also go through the same
 listener; an authority of `campaign-service`, `adserver` or `feedback-service` pins a call
-(health checks included) to that upstream.
+(health checks included) to that upstream. Campaign-management routes (JSON and native gRPC)
+need a bearer token signed by the stack's key (deploy/stack/auth.py); device routes do not.
 """
 
 from __future__ import annotations
@@ -18,9 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from deploy.codegen import DESCRIPTOR_SET
+from deploy.stack import auth
 from deploy.stack.errors import StackError
 from deploy.stack.part import Part
 from servers.settings import Settings
+
+# Paths that reach CampaignService: its JSON routes and its native gRPC methods.
+AUTHENTICATED_PREFIXES = ("/v1/campaigns", "/adplatform.v1.CampaignService/")
+JWT_PROVIDER = "adplatform-local"
 
 TRANSCODED_SERVICES = {
     "adplatform.v1.CampaignService": "campaign-service",
@@ -133,6 +139,33 @@ def _local_reply_format() -> dict[str, Any]:
     }
 
 
+def _jwt_authn(jwks: Path) -> dict[str, Any]:
+    """_jwt_authn demands a valid bearer token on campaign-management paths, nothing elsewhere.
+
+    It runs before the transcoder, so it sees the JSON paths as the client sent them.
+    """
+    provider = {
+        "issuer": auth.ISSUER,
+        "audiences": [auth.AUDIENCE],
+        "local_jwks": {"filename": str(jwks)},
+        "forward": False,
+        # Only the header: the default would also accept an `access_token` query parameter.
+        "from_headers": [{"name": "Authorization", "value_prefix": "Bearer "}],
+    }
+    rules = [
+        {"match": {"prefix": prefix}, "requires": {"provider_name": JWT_PROVIDER}}
+        for prefix in AUTHENTICATED_PREFIXES
+    ]
+    return {
+        "name": "envoy.filters.http.jwt_authn",
+        "typed_config": {
+            "@type": _typed("filters.http.jwt_authn.v3.JwtAuthentication"),
+            "providers": {JWT_PROVIDER: provider},
+            "rules": rules,
+        },
+    }
+
+
 def _transcoder(settings: Settings, descriptor: Path) -> dict[str, Any]:
     """_transcoder maps the google.api.http routes to gRPC and gRPC status codes to HTTP."""
     return {
@@ -157,17 +190,22 @@ def _transcoder(settings: Settings, descriptor: Path) -> dict[str, Any]:
 def config(settings: Settings, descriptor: Path = DESCRIPTOR_SET) -> dict[str, Any]:
     """config is the whole Envoy bootstrap configuration for the local stack."""
     host = settings.host
+    jwks = auth.jwks_file(settings)
     manager = {
         "@type": _typed("filters.network.http_connection_manager.v3.HttpConnectionManager"),
         "stat_prefix": "ingress",
         "codec_type": "AUTO",
         "use_remote_address": True,
+        # Normalised paths (no `//`, `/./`, `%63`) so no spelling slips past the token rules.
+        "normalize_path": True,
+        "merge_slashes": True,
         "stream_idle_timeout": "300s",
         "common_http_protocol_options": {"idle_timeout": "300s"},
         "http2_protocol_options": {"max_concurrent_streams": 1000},
         "local_reply_config": _local_reply_format(),
         "route_config": {"name": "adplatform", "virtual_hosts": _virtual_hosts(settings)},
         "http_filters": [
+            _jwt_authn(jwks),
             _transcoder(settings, descriptor),
             {
                 "name": "envoy.filters.http.router",
@@ -243,9 +281,10 @@ class Envoy(Part):
         return self.state_dir / "envoy.json"
 
     def prepare(self) -> None:
-        """prepare writes the configuration for the current settings."""
+        """prepare makes sure the key material exists, then writes the configuration."""
         if not DESCRIPTOR_SET.exists():
             raise StackError(f"{DESCRIPTOR_SET} missing: run `adplatform protos generate`")
+        auth.ensure_keys(self.settings)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.config_file.write_text(json.dumps(config(self.settings), indent=1))
 

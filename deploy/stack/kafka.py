@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import subprocess
 import uuid
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
@@ -14,6 +16,10 @@ from deploy.paths import DEPLOY_DIR
 from deploy.stack.errors import StackError
 from deploy.stack.java import classpath, java_binary
 from deploy.stack.part import Part
+
+_QUIET = logging.getLogger("adplatform.stack.kafka-probe")
+_QUIET.addHandler(logging.NullHandler())
+_QUIET.propagate = False
 
 JVM_FLAGS = (
     "-server",
@@ -131,9 +137,12 @@ class Kafka(Part):
 
     def _admin(self) -> AdminClient:
         """_admin is an admin client on the bootstrap servers."""
-        return AdminClient(
-            {"bootstrap.servers": self.settings.bootstrap_servers, "socket.timeout.ms": 3000}
-        )
+        config: dict[str, Any] = {
+            "bootstrap.servers": self.settings.bootstrap_servers,
+            "socket.timeout.ms": 3000,
+            "logger": _QUIET,  # refused connections while the broker boots are expected
+        }
+        return AdminClient(config)
 
     def healthy(self) -> bool:
         """healthy asks the broker for cluster metadata."""

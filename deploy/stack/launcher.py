@@ -19,6 +19,7 @@ from deploy.stack.services import (
     FeedbackServer,
 )
 from servers.settings import Settings
+from servers.storage import migrate
 
 Report = Callable[[str], None]
 JAVA_PARTS = {"kafka", "metastore"}
@@ -71,7 +72,10 @@ def up(settings: Settings, report: Report = print) -> None:
     """up starts whatever is not running yet and waits until every part is healthy."""
     preflight(settings)
     settings.run_dir.mkdir(parents=True, exist_ok=True)
-    for stage in stages(settings):
+    for number, stage in enumerate(stages(settings)):
+        if number == 1:  # the database is up: bring its schema to the newest version
+            migrate.upgrade(settings.database_url)
+            report(f"{'schema':<17} {'current':<8} migrations applied")
         starting = [part for part in stage if part.managed() and not part.process.running()]
         for part in starting:
             part.start()

@@ -87,3 +87,27 @@ def shift_dates(instruction: Instruction, days: int) -> Instruction:
     )
     spec = dataclasses.replace(instruction.spec, schedule=moved)
     return dataclasses.replace(instruction, spec=spec)
+
+
+def shift_message(message: Mapping[str, object], days: int) -> dict[str, object]:
+    """shift_message moves a raw feed message's date range by days, leaving the rest as is."""
+    span = parse_nested(message.get("date_range"), "date_range")
+    if not isinstance(span, Mapping):
+        raise ValidationError("date_range", "must be {start, end}")
+    moved = {
+        key: (date.fromisoformat(str(span[key])) + timedelta(days=days)).isoformat()
+        for key in ("start", "end")
+    }
+    return {**message, "date_range": moved}
+
+
+def first_date(messages: Iterable[Mapping[str, object]]) -> date:
+    """first_date is the earliest start date of a feed's messages."""
+    starts = []
+    for message in messages:
+        span = parse_nested(message.get("date_range"), "date_range")
+        if isinstance(span, Mapping):
+            starts.append(date.fromisoformat(str(span["start"])))
+    if not starts:
+        raise ValidationError("date_range", "the feed has no dated message")
+    return min(starts)

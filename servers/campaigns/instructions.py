@@ -11,11 +11,16 @@ new state out. Decisions where DESIGN.md is silent:
 - Update (or New) that leaves nothing to spend (budget ≤ spent) makes it INACTIVE, exhausted.
 - Stop of a known campaign changes only its status; the message's other fields are ignored.
 - Stop of an unknown campaign creates it INACTIVE from the message's fields.
+- A Stop's reason, when given, is appended to the status reason.
 - Every applied instruction re-paces: the slot budget is recomputed at now.
+
+resolve builds the Instruction a message means given the stored state: a partial Update
+(an update mask) replaces only the named fields; a Stop of a known campaign needs no fields.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -23,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 from servers.campaigns.model import Action, CampaignSpec, Instruction, Status, StatusReason
 from servers.campaigns.pacing import SlotBudget, fresh_slot
+from servers.campaigns.validation import spec_fields, validate_spec
 from servers.errors import ValidationError
 from servers.money import ZERO
 
@@ -52,9 +58,14 @@ class Outcome:
     changed: bool
 
 
+def already_applied(current: CampaignState | None, sequence: int) -> bool:
+    """already_applied is true when the stored state includes the instruction at sequence."""
+    return current is not None and sequence <= current.last_sequence
+
+
 def is_replay(current: CampaignState | None, instruction: Instruction) -> bool:
     """is_replay is true when the stored state already includes this instruction."""
-    return current is not None and instruction.sequence <= current.last_sequence
+    return already_applied(current, instruction.sequence)
 
 
 def apply(
@@ -68,7 +79,7 @@ def apply(
     if is_replay(current, instruction):
         return Outcome(current, changed=False)
     if instruction.action is Action.STOP:
-        spec, status, reason = current.spec, Status.INACTIVE, str(StatusReason.STOPPED)
+        spec, status, reason = current.spec, Status.INACTIVE, _stop_reason(instruction)
     else:
         spec = instruction.spec
         status, reason = _status_after_update(current, spec)
@@ -84,15 +95,21 @@ def apply(
     return Outcome(state, changed=True)
 
 
+def _stop_reason(instruction: Instruction) -> str:
+    if instruction.reason:
+        return f"{StatusReason.STOPPED}: {instruction.reason}"
+    return str(StatusReason.STOPPED)
+
+
 def _create(instruction: Instruction, now: datetime, tz: ZoneInfo) -> CampaignState:
     if instruction.action is Action.STOP:
-        status, reason = Status.INACTIVE, StatusReason.STOPPED
+        status, reason = Status.INACTIVE, _stop_reason(instruction)
     else:
-        status, reason = Status.ACTIVE, StatusReason.CREATED
+        status, reason = Status.ACTIVE, str(StatusReason.CREATED)
     return _state(
         instruction.spec,
         status=status,
-        reason=str(reason),
+        reason=reason,
         spent=ZERO,
         sequence=instruction.sequence,
         now=now,
@@ -133,3 +150,58 @@ def _state(
         slot=fresh_slot(spec.schedule, remaining, now, tz),
         last_sequence=sequence,
     )
+
+
+# Fields an Update may name in its mask: every spec field but the id.
+UPDATABLE_FIELDS = (
+    "text",
+    "category",
+    "keywords",
+    "target_gender",
+    "target_age_range",
+    "target_city",
+    "target_state",
+    "target_country",
+    "target_income_bucket",
+    "target_device",
+    "cpc",
+    "cpa",
+    "budget",
+    "date_range",
+    "time_range",
+)
+
+
+def check_mask(mask: Sequence[str]) -> tuple[str, ...]:
+    """check_mask refuses unknown or read-only field names in an update mask."""
+    for path in mask:
+        if path not in UPDATABLE_FIELDS:
+            raise ValidationError("update_mask", f"{path!r} cannot be updated")
+    return tuple(mask)
+
+
+def resolve(
+    current: CampaignState | None,
+    action: Action,
+    fields: Mapping[str, object],
+    *,
+    sequence: int,
+    mask: Sequence[str] | None = None,
+    reason: str = "",
+    allow_blank_text: bool = False,
+) -> Instruction:
+    """resolve validates a message's fields into the Instruction it means for current.
+
+    mask (an Update's named fields) merges them over the stored spec; a Stop of a stored
+    campaign keeps its spec, so a Stop may carry nothing but the campaign id.
+    """
+    campaign_id = str(fields.get("campaign_id", ""))
+    if current is not None and action is Action.STOP:
+        return Instruction(action, current.spec, sequence, reason)
+    if mask is not None:
+        if current is None:
+            raise ValidationError("campaign_id", f"campaign {campaign_id!r} does not exist")
+        changes = {path: fields.get(path) for path in check_mask(mask)}
+        fields = {**spec_fields(current.spec), **changes}
+    spec = validate_spec(fields, allow_blank_text=allow_blank_text)
+    return Instruction(action, spec, sequence, reason)

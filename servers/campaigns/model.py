@@ -116,3 +116,4 @@ class Instruction:
     action: Action
     spec: CampaignSpec
     sequence: int  # the Kafka offset or the feed's row number: grows per campaign
+    reason: str = ""  # a campaign manager's words on a Stop, kept in the status reason

@@ -2,49 +2,42 @@
 
 from __future__ import annotations
 
-import grpc
+from zoneinfo import ZoneInfo
+
 from adplatform.v1 import campaign_service_pb2_grpc
 
 from servers import runtime, settings
-
-
-class CampaignServicer(campaign_service_pb2_grpc.CampaignServiceServicer):
-    """CampaignServicer answers campaign managers (methods land with campaign management)."""
-
-    async def _unimplemented(self, context: grpc.aio.ServicerContext[object, object]) -> None:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "campaign management is not built yet")
-
-    async def CreateCampaign(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
-        """CreateCampaign is not built yet."""
-        await self._unimplemented(context)
-
-    async def UpdateCampaign(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
-        """UpdateCampaign is not built yet."""
-        await self._unimplemented(context)
-
-    async def StopCampaign(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
-        """StopCampaign is not built yet."""
-        await self._unimplemented(context)
-
-    async def GetCampaign(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
-        """GetCampaign is not built yet."""
-        await self._unimplemented(context)
-
-    async def ListCampaigns(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
-        """ListCampaigns is not built yet."""
-        await self._unimplemented(context)
+from servers.campaigns.pricing import Weights
+from servers.campaigns.service import CampaignService
+from servers.messaging.publisher import Publisher
+from servers.storage.db import engine
 
 
 def build(config: settings.Settings) -> runtime.ServerSpec:
-    """build assembles the CampaignService server."""
-    servicer = CampaignServicer()
+    """build assembles the CampaignService server: MySQL for reads, Kafka for instructions."""
+    database = engine(config.database_url, pool_size=4)
+    publisher = Publisher(config.bootstrap_servers, "campaign-service")
+    servicer = CampaignService(
+        database,
+        publisher,
+        config.instructions_topic,
+        Weights.parse(config.cpm_cpc_weight, config.cpm_cpa_weight),
+        ZoneInfo(config.timezone),
+    )
+
+    async def close() -> None:
+        publisher.close()
+        database.dispose()
+
     service = runtime.Service(
         "adplatform.v1.CampaignService",
         lambda server: campaign_service_pb2_grpc.add_CampaignServiceServicer_to_server(
             servicer, server
         ),
     )
-    return runtime.ServerSpec("campaign-service", config.campaign_port, services=[service])
+    return runtime.ServerSpec(
+        "campaign-service", config.campaign_port, services=[service], on_stop=[close]
+    )
 
 
 if __name__ == "__main__":

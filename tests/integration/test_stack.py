@@ -13,9 +13,11 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 from sqlalchemy import create_engine, text
 
+from deploy.stack import auth
 from deploy.stack.envoy import Envoy
 from deploy.stack.services import check_health
 from servers.settings import Settings
+from tests.integration import envoy
 
 pytestmark = pytest.mark.integration
 
@@ -80,18 +82,16 @@ def test_server_health_through_envoy(stack: Settings, upstream: str) -> None:
 
 
 def test_envoy_transcodes_json_and_maps_grpc_status(stack: Settings) -> None:
-    request = urllib.request.Request(
-        f"{stack.envoy_url}/v1/ads:serve",
-        data=json.dumps({"user_id": "u-1", "device_type": "iPhone"}).encode(),
-        headers={"content-type": "application/json"},
-        method="POST",
-    )
-    with pytest.raises(urllib.error.HTTPError) as raised:
-        urllib.request.urlopen(request, timeout=5)
-    error = raised.value
-    assert error.code == 501  # UNIMPLEMENTED until ad serving lands
-    body = json.loads(error.read())
-    assert body["code"] == grpc.StatusCode.UNIMPLEMENTED.value[0]
+    token = auth.mint_token(stack)
+    listed = envoy.call(stack, "GET", "/v1/campaigns?page_size=1", token=token)
+    assert listed.status == 200
+    assert "campaigns" in listed.json() or listed.json()["total_size"] == 0
+    missing = envoy.call(stack, "GET", "/v1/campaigns/no-such-id", token=token)
+    assert missing.status == 404  # gRPC NOT_FOUND
+    assert missing.json()["code"] == grpc.StatusCode.NOT_FOUND.value[0]
+    refused = envoy.call(stack, "GET", "/v1/campaigns?page_size=-1", token=token)
+    assert refused.status == 400  # gRPC INVALID_ARGUMENT
+    assert refused.json()["message"].startswith("page_size")
 
 
 def test_envoy_unknown_path_is_json_404(stack: Settings) -> None:

@@ -1,4 +1,4 @@
-"""Shared test helpers: polling with deadlines instead of sleeps."""
+"""Polling with deadlines: how tests wait for asynchronous effects, instead of sleeping."""
 
 from __future__ import annotations
 

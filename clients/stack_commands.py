@@ -1,0 +1,98 @@
+"""`adplatform stack` and `adplatform protos`: the local stack and the contracts."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+
+from servers.settings import Settings
+
+
+def _up(args: argparse.Namespace, settings: Settings) -> int:
+    from deploy.stack import launcher
+
+    launcher.up(settings)
+    return 0
+
+
+def _down(args: argparse.Namespace, settings: Settings) -> int:
+    from deploy.stack import launcher
+
+    launcher.down(settings)
+    return 0
+
+
+def _status(args: argparse.Namespace, settings: Settings) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from deploy.stack import launcher
+
+    rows = launcher.status(settings)
+    table = Table("part", "mode", "pid", "health", "endpoint", title=f"stack in {settings.run_dir}")
+    for row in rows:
+        mode = "managed" if row.managed else "external"
+        health = "[green]healthy[/]" if row.healthy else "[red]down[/]"
+        table.add_row(row.name, mode, str(row.pid or "-"), health, row.endpoint)
+    Console().print(table)
+    return 0 if all(row.healthy for row in rows) else 3
+
+
+def _env(args: argparse.Namespace, settings: Settings) -> int:
+    for name, value in settings.exports().items():
+        print(f"export {name}={shlex.quote(value)}")
+    return 0
+
+
+def _generate(args: argparse.Namespace, settings: Settings) -> int:
+    from deploy import codegen
+
+    codegen.generate()
+    print(f"regenerated {codegen.GENERATED}")
+    return 0
+
+
+def _check(args: argparse.Namespace, settings: Settings) -> int:
+    from deploy import codegen
+
+    stale = codegen.stale_files()
+    if stale:
+        print("generated/ is stale; run `adplatform protos generate`:", *stale, sep="\n  ")
+        return 1
+    print("generated/ matches protos/")
+    return 0
+
+
+def _lint(args: argparse.Namespace, settings: Settings) -> int:
+    from deploy import buf
+
+    return buf.lint()
+
+
+def _breaking(args: argparse.Namespace, settings: Settings) -> int:
+    from deploy import buf
+
+    return buf.breaking(args.against)
+
+
+def register(areas: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """register adds the stack and protos commands."""
+    stack = areas.add_parser("stack", help="run the local stack").add_subparsers(
+        dest="command", required=True
+    )
+    stack.add_parser("up", help="start every part and wait until healthy").set_defaults(handler=_up)
+    stack.add_parser("down", help="stop everything the stack started").set_defaults(handler=_down)
+    stack.add_parser("status", help="show each part's health").set_defaults(handler=_status)
+    stack.add_parser("env", help="print export lines for the stack's addresses").set_defaults(
+        handler=_env
+    )
+
+    protos = areas.add_parser("protos", help="the contracts in protos/").add_subparsers(
+        dest="command", required=True
+    )
+    protos.add_parser("generate", help="regenerate generated/").set_defaults(handler=_generate)
+    protos.add_parser("check", help="fail if generated/ is stale").set_defaults(handler=_check)
+    protos.add_parser("lint", help="buf lint").set_defaults(handler=_lint)
+    breaking = protos.add_parser("breaking", help="buf breaking against another commit")
+    breaking.add_argument("--against", default="HEAD~1", help="git revision (default HEAD~1)")
+    breaking.set_defaults(handler=_breaking)

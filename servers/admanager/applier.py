@@ -1,0 +1,50 @@
+"""Applier: one campaign instruction, one MySQL transaction (DESIGN rule 8).
+
+Reads the campaign's row under lock, resolves and applies the instruction with the pure
+rules in servers.campaigns.instructions, and writes the new state. A replay (an offset
+already applied) changes nothing, so redelivery after a crash is harmless.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine
+
+from servers.campaigns import store
+from servers.campaigns.instructions import already_applied, apply, resolve
+from servers.campaigns.pricing import Weights
+from servers.campaigns.wire import Message
+
+
+class Applier:
+    """Applier writes instructions into the campaigns table."""
+
+    def __init__(self, engine: Engine, weights: Weights, tz: ZoneInfo) -> None:
+        self.engine = engine
+        self.weights = weights
+        self.tz = tz
+
+    def apply(self, message: Message, sequence: int) -> bool:
+        """apply runs one instruction in its own transaction; False when it was a replay.
+
+        Raises ValidationError for a message that cannot be applied (nothing is written).
+        """
+        now = datetime.now(UTC)
+        with self.engine.begin() as connection:
+            current = store.load_for_update(connection, message.campaign_id)
+            if already_applied(current, sequence):
+                return False
+            instruction = resolve(
+                current,
+                message.action,
+                message.fields,
+                sequence=sequence,
+                mask=message.mask,
+                reason=message.reason,
+                allow_blank_text=message.from_feed,
+            )
+            outcome = apply(current, instruction, now, self.tz)
+            store.save(connection, store.to_row(outcome.state, self.weights, self.tz, now))
+        return True

@@ -1,0 +1,177 @@
+"""CampaignService: validates campaign managers' requests and publishes instructions.
+
+Writes go to Kafka (keyed by campaign id) and are applied by the Ad Manager; reads come from
+MySQL. Validation happens here so a bad request is refused with the field named and nothing
+published; the Ad Manager validates again when it applies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+from typing import TypeAlias
+from zoneinfo import ZoneInfo
+
+import grpc
+from adplatform.v1 import campaign_pb2, campaign_service_pb2, campaign_service_pb2_grpc
+from sqlalchemy import Engine
+
+from servers.campaigns import store
+from servers.campaigns.instructions import apply, check_mask, resolve
+from servers.campaigns.model import Action, Instruction
+from servers.campaigns.pricing import Weights, cpm
+from servers.campaigns.wire import campaign_fields, encode_instruction, set_fields, to_proto
+from servers.errors import NotFoundError, ValidationError
+from servers.messaging.publisher import Publisher
+
+Context: TypeAlias = "grpc.aio.ServicerContext[object, object]"
+MAX_PAGE = 1000
+DEFAULT_PAGE = 50
+QUEUED = "queued for the Ad Manager"
+_NEXT = 2**62  # a preview's sequence: after anything stored
+
+
+class CampaignService(campaign_service_pb2_grpc.CampaignServiceServicer):
+    """CampaignService is the campaign managers' API."""
+
+    def __init__(
+        self, engine: Engine, publisher: Publisher, topic: str, weights: Weights, tz: ZoneInfo
+    ) -> None:
+        self.engine = engine
+        self.publisher = publisher
+        self.topic = topic
+        self.weights = weights
+        self.tz = tz
+
+    async def CreateCampaign(  # noqa: N802
+        self, request: campaign_service_pb2.CreateCampaignRequest, context: Context
+    ) -> campaign_service_pb2.CreateCampaignResponse:
+        """CreateCampaign validates the campaign and publishes New Campaign."""
+        campaign = campaign_pb2.Campaign()
+        campaign.CopyFrom(request.campaign)
+        if not campaign.campaign_id:
+            campaign.campaign_id = str(uuid.uuid4())
+        instruction = resolve(None, Action.NEW, campaign_fields(campaign), sequence=0)
+        await self._publish(Action.NEW, campaign)
+        return campaign_service_pb2.CreateCampaignResponse(
+            campaign=self._preview(None, instruction)
+        )
+
+    async def UpdateCampaign(  # noqa: N802
+        self, request: campaign_service_pb2.UpdateCampaignRequest, context: Context
+    ) -> campaign_service_pb2.UpdateCampaignResponse:
+        """UpdateCampaign validates the merged campaign and publishes Update Campaign."""
+        campaign_id = request.campaign_id or request.campaign.campaign_id
+        if request.campaign.campaign_id and request.campaign.campaign_id != campaign_id:
+            raise ValidationError("campaign.campaign_id", "does not match the path")
+        mask = check_mask(tuple(request.update_mask.paths) or set_fields(request.campaign))
+        if not mask:
+            raise ValidationError("update_mask", "names no field to update")
+        record = await self._get(campaign_id)
+        campaign = campaign_pb2.Campaign()
+        campaign.CopyFrom(request.campaign)
+        campaign.campaign_id = campaign_id
+        fields = campaign_fields(campaign)
+        instruction = resolve(record.state, Action.UPDATE, fields, sequence=_NEXT, mask=mask)
+        await self._publish(Action.UPDATE, campaign, mask=mask)
+        return campaign_service_pb2.UpdateCampaignResponse(
+            campaign=self._preview(record, instruction)
+        )
+
+    async def StopCampaign(  # noqa: N802
+        self, request: campaign_service_pb2.StopCampaignRequest, context: Context
+    ) -> campaign_service_pb2.StopCampaignResponse:
+        """StopCampaign publishes Stop Campaign for a known campaign."""
+        record = await self._get(request.campaign_id)
+        campaign = campaign_pb2.Campaign(campaign_id=request.campaign_id)
+        instruction = resolve(record.state, Action.STOP, {}, sequence=_NEXT, reason=request.reason)
+        await self._publish(Action.STOP, campaign, reason=request.reason)
+        return campaign_service_pb2.StopCampaignResponse(
+            campaign=self._preview(record, instruction)
+        )
+
+    async def GetCampaign(  # noqa: N802
+        self, request: campaign_service_pb2.GetCampaignRequest, context: Context
+    ) -> campaign_service_pb2.GetCampaignResponse:
+        """GetCampaign reads one campaign with its live money."""
+        record = await self._get(request.campaign_id)
+        return campaign_service_pb2.GetCampaignResponse(
+            campaign=to_proto(record, datetime.now(UTC), self.tz)
+        )
+
+    async def ListCampaigns(  # noqa: N802
+        self, request: campaign_service_pb2.ListCampaignsRequest, context: Context
+    ) -> campaign_service_pb2.ListCampaignsResponse:
+        """ListCampaigns reads a page of campaigns matching the filter, by campaign id."""
+        if request.page_size < 0:
+            raise ValidationError("page_size", "must not be negative")
+        page_size = min(request.page_size or DEFAULT_PAGE, MAX_PAGE)
+        filters = store.parse_filter(request.filter)
+        after = store.decode_page_token(request.page_token) if request.page_token else None
+
+        def read() -> tuple[list[store.CampaignRecord], int]:
+            with self.engine.connect() as connection:
+                records, total = store.list_page(connection, filters, page_size, after)
+                return list(records), total
+
+        records, total = await asyncio.to_thread(read)
+        now = datetime.now(UTC)
+        next_token = ""
+        if len(records) == page_size:
+            next_token = store.encode_page_token(records[-1].state.spec.campaign_id)
+        return campaign_service_pb2.ListCampaignsResponse(
+            campaigns=[to_proto(record, now, self.tz) for record in records],
+            next_page_token=next_token,
+            total_size=total,
+        )
+
+    async def _get(self, campaign_id: str) -> store.CampaignRecord:
+        """_get reads a campaign or raises NotFoundError."""
+        if not campaign_id:
+            raise ValidationError("campaign_id", "is required")
+
+        def read() -> store.CampaignRecord | None:
+            with self.engine.connect() as connection:
+                return store.get(connection, campaign_id)
+
+        record = await asyncio.to_thread(read)
+        if record is None:
+            raise NotFoundError("campaign", campaign_id)
+        return record
+
+    def _preview(
+        self, record: store.CampaignRecord | None, instruction: Instruction
+    ) -> campaign_pb2.Campaign:
+        """_preview is the campaign as it will be once the Ad Manager applies instruction."""
+        now = datetime.now(UTC)
+        current = None if record is None else record.state
+        state = apply(current, instruction, now, self.tz).state
+        spec = instruction.spec
+        preview = store.CampaignRecord(
+            state=state,
+            cpm=cpm(spec.cpc, spec.cpa, self.weights),
+            created_at=now if record is None else record.created_at,
+            updated_at=now,
+        )
+        campaign = to_proto(preview, now, self.tz)
+        campaign.status_reason = f"{QUEUED}: {state.status_reason}"
+        return campaign
+
+    async def _publish(
+        self,
+        action: Action,
+        campaign: campaign_pb2.Campaign,
+        mask: tuple[str, ...] = (),
+        reason: str = "",
+    ) -> None:
+        """_publish sends the instruction keyed by campaign id and waits until it is durable."""
+        value = encode_instruction(
+            action,
+            campaign,
+            mask=mask,
+            reason=reason,
+            instruction_id=str(uuid.uuid4()),
+            issued_at=datetime.now(UTC),
+        )
+        await self.publisher.publish(self.topic, campaign.campaign_id, value)

@@ -1,0 +1,220 @@
+"""Campaign storage: CampaignState to and from the `campaigns` table.
+
+Times in the table are naive UTC; the domain works with aware datetimes.
+"""
+
+from __future__ import annotations
+
+import base64
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, RowMapping, func, select
+from sqlalchemy.dialects.mysql import insert
+
+from servers.campaigns.instructions import CampaignState
+from servers.campaigns.model import AgeRange, CampaignSpec, Schedule, Status, Targeting
+from servers.campaigns.pacing import SlotBudget
+from servers.campaigns.pricing import Weights, cpm
+from servers.campaigns.schedule import utc_window
+from servers.errors import ValidationError
+from servers.storage.schema import campaigns
+
+# Filters ListCampaigns accepts ("status=ACTIVE category=Electronics"), by column.
+FILTERABLE = ("status", "category", "target_city", "target_state", "target_device")
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignRecord:
+    """CampaignRecord is a stored campaign: its state and when it was created and changed."""
+
+    state: CampaignState
+    cpm: Any
+    created_at: datetime
+    updated_at: datetime
+
+
+def _naive(moment: datetime) -> datetime:
+    """_naive converts an aware instant to the table's naive UTC."""
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def _aware(moment: datetime) -> datetime:
+    """_aware reads the table's naive UTC as an aware instant."""
+    return moment.replace(tzinfo=UTC)
+
+
+def to_row(state: CampaignState, weights: Weights, tz: ZoneInfo, now: datetime) -> dict[str, Any]:
+    """to_row is the table row for a campaign state as of now."""
+    spec, targeting = state.spec, state.spec.targeting
+    window_start, window_end = utc_window(spec.schedule, tz)
+    return {
+        "campaign_id": spec.campaign_id,
+        "text": spec.text,
+        "category": spec.category,
+        "keywords": list(spec.keywords),
+        "target_gender": targeting.gender,
+        "target_age_start": targeting.age_range.start,
+        "target_age_end": targeting.age_range.end,
+        "target_city": targeting.city,
+        "target_state": targeting.state,
+        "target_country": targeting.country,
+        "target_income_bucket": targeting.income_bucket,
+        "target_device": targeting.device,
+        "cpc": spec.cpc,
+        "cpa": spec.cpa,
+        "cpm": cpm(spec.cpc, spec.cpa, weights),
+        "budget": spec.budget,
+        "spent": state.spent,
+        "start_date": spec.schedule.start_date,
+        "end_date": spec.schedule.end_date,
+        "start_time": spec.schedule.start_time,
+        "end_time": spec.schedule.end_time,
+        "window_start": _naive(window_start),
+        "window_end": _naive(window_end),
+        "status": str(state.status),
+        "status_reason": state.status_reason,
+        "slot_start": _naive(state.slot.slot_start),
+        "slot_budget": state.slot.amount,
+        "last_sequence": state.last_sequence,
+        "created_at": _naive(now),
+        "updated_at": _naive(now),
+    }
+
+
+def _time(value: Any) -> Any:
+    """_time turns MySQL TIME (a timedelta in PyMySQL) into a time of day."""
+    if isinstance(value, timedelta):
+        seconds = int(value.total_seconds())
+        return time(seconds // 3600, seconds // 60 % 60, seconds % 60)
+    return value
+
+
+def from_row(row: Mapping[str, Any] | RowMapping) -> CampaignRecord:
+    """from_row reads a table row back into a campaign record."""
+    spec = CampaignSpec(
+        campaign_id=row["campaign_id"],
+        text=row["text"],
+        category=row["category"],
+        keywords=tuple(row["keywords"]),
+        targeting=Targeting(
+            gender=row["target_gender"],
+            age_range=AgeRange(row["target_age_start"], row["target_age_end"]),
+            city=row["target_city"],
+            state=row["target_state"],
+            country=row["target_country"],
+            income_bucket=row["target_income_bucket"],
+            device=row["target_device"],
+        ),
+        cpc=row["cpc"],
+        cpa=row["cpa"],
+        budget=row["budget"],
+        schedule=Schedule(
+            start_date=row["start_date"],
+            end_date=row["end_date"],
+            start_time=_time(row["start_time"]),
+            end_time=_time(row["end_time"]),
+        ),
+    )
+    state = CampaignState(
+        spec=spec,
+        status=Status(row["status"]),
+        status_reason=row["status_reason"],
+        spent=row["spent"],
+        slot=SlotBudget(_aware(row["slot_start"]), row["slot_budget"]),
+        last_sequence=row["last_sequence"],
+    )
+    return CampaignRecord(
+        state=state,
+        cpm=row["cpm"],
+        created_at=_aware(row["created_at"]),
+        updated_at=_aware(row["updated_at"]),
+    )
+
+
+def load_for_update(connection: Connection, campaign_id: str) -> CampaignState | None:
+    """load_for_update reads a campaign and locks its row until the transaction ends."""
+    row = (
+        connection.execute(
+            select(campaigns).where(campaigns.c.campaign_id == campaign_id).with_for_update()
+        )
+        .mappings()
+        .first()
+    )
+    return None if row is None else from_row(row).state
+
+
+def _upsert() -> Any:
+    """_upsert is INSERT ... ON DUPLICATE KEY UPDATE of every column but the key and created_at."""
+    statement = insert(campaigns)
+    kept = ("campaign_id", "created_at")
+    return statement.on_duplicate_key_update(
+        {c.name: statement.inserted[c.name] for c in campaigns.columns if c.name not in kept}
+    )
+
+
+_UPSERT = _upsert()  # built once so SQLAlchemy compiles it once
+
+
+def save(connection: Connection, row: Mapping[str, Any]) -> None:
+    """save inserts or replaces a campaign row, keeping its created_at."""
+    connection.execute(_UPSERT, dict(row))
+
+
+def get(connection: Connection, campaign_id: str) -> CampaignRecord | None:
+    """get reads one campaign, or None."""
+    row = (
+        connection.execute(select(campaigns).where(campaigns.c.campaign_id == campaign_id))
+        .mappings()
+        .first()
+    )
+    return None if row is None else from_row(row)
+
+
+def parse_filter(text: str) -> dict[str, str]:
+    """parse_filter reads 'key=value key2="two words"' terms over the FILTERABLE columns."""
+    try:
+        words = shlex.split(text)
+    except ValueError as error:
+        raise ValidationError("filter", str(error)) from None
+    terms: dict[str, str] = {}
+    for term in words:
+        key, sep, value = term.partition("=")
+        if not sep or not value:
+            raise ValidationError("filter", f"term {term!r} is not key=value")
+        if key not in FILTERABLE:
+            raise ValidationError("filter", f"unknown key {key!r}; use one of {FILTERABLE}")
+        terms[key] = value
+    return terms
+
+
+def encode_page_token(campaign_id: str) -> str:
+    """encode_page_token hides the last id of a page in an opaque token."""
+    return base64.urlsafe_b64encode(campaign_id.encode()).decode()
+
+
+def decode_page_token(token: str) -> str:
+    """decode_page_token reads the last id of the previous page."""
+    try:
+        return base64.urlsafe_b64decode(token.encode()).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationError("page_token", "is not a token from a previous page") from None
+
+
+def list_page(
+    connection: Connection, filters: Mapping[str, str], page_size: int, after: str | None
+) -> tuple[Sequence[CampaignRecord], int]:
+    """list_page reads one page ordered by campaign_id, and how many match in all."""
+    conditions = [campaigns.c[key] == value for key, value in filters.items()]
+    total = connection.execute(
+        select(func.count()).select_from(campaigns).where(*conditions)
+    ).scalar_one()
+    query = select(campaigns).where(*conditions).order_by(campaigns.c.campaign_id)
+    if after is not None:
+        query = query.where(campaigns.c.campaign_id > after)
+    rows = connection.execute(query.limit(page_size)).mappings().all()
+    return [from_row(row) for row in rows], int(total)

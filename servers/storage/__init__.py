@@ -1,0 +1,1 @@
+"""MySQL storage: the schema, its migrations and the engine every server shares."""

@@ -1,0 +1,149 @@
+"""The platform's tables, as SQLAlchemy Core metadata for the servers' queries.
+
+Migrations (servers/storage/migrations) create and change these tables; this module
+describes the current shape. Money is DECIMAL(24,10), times are UTC DATETIME(6).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import (
+    DECIMAL,
+    JSON,
+    BigInteger,
+    Column,
+    Date,
+    Index,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    Time,
+)
+from sqlalchemy.dialects.mysql import DATETIME
+
+MONEY: DECIMAL[Decimal] = DECIMAL(24, 10)
+DateTime = DATETIME(fsp=6)  # microseconds, UTC
+metadata = MetaData()
+
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("campaign_id", String(64), primary_key=True),
+    Column("text", Text, nullable=False),
+    Column("category", String(100), nullable=False),
+    Column("keywords", JSON, nullable=False),
+    Column("target_gender", String(8), nullable=False),
+    Column("target_age_start", SmallInteger, nullable=False),
+    Column("target_age_end", SmallInteger, nullable=False),
+    Column("target_city", String(100), nullable=False),
+    Column("target_state", String(100), nullable=False),
+    Column("target_country", String(100), nullable=False),
+    Column("target_income_bucket", String(8), nullable=False),
+    Column("target_device", String(32), nullable=False),
+    Column("cpc", MONEY, nullable=False),
+    Column("cpa", MONEY, nullable=False),
+    Column("cpm", MONEY, nullable=False),
+    Column("budget", MONEY, nullable=False),
+    Column("spent", MONEY, nullable=False),
+    Column("start_date", Date, nullable=False),
+    Column("end_date", Date, nullable=False),
+    Column("start_time", Time, nullable=False),
+    Column("end_time", Time, nullable=False),
+    Column("window_start", DateTime, nullable=False),
+    Column("window_end", DateTime, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("status_reason", String(255), nullable=False),
+    Column("slot_start", DateTime, nullable=False),
+    Column("slot_budget", MONEY, nullable=False),
+    Column("last_sequence", BigInteger, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Index("ix_campaigns_updated_at", "updated_at"),
+    Index("ix_campaigns_status", "status"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("age", SmallInteger, nullable=False),
+    Column("gender", String(1), nullable=False),
+    Column("income_bucket", String(1), nullable=False),
+    Column("device_type", String(32), nullable=False),
+    Column("city", String(100), nullable=False),
+    Column("state", String(100), nullable=False),
+)
+
+served_ads = Table(
+    "served_ads",
+    metadata,
+    Column("request_id", String(36), primary_key=True),
+    Column("campaign_id", String(64), nullable=False),
+    Column("user_id", String(64), nullable=False),
+    Column("device_type", String(32), nullable=False),
+    Column("city", String(100), nullable=False),
+    Column("state", String(100), nullable=False),
+    Column("country", String(100), nullable=False),
+    Column("auction_cpm", MONEY, nullable=False),
+    Column("auction_cpc", MONEY, nullable=False),
+    Column("auction_cpa", MONEY, nullable=False),
+    Column("bid_cpm", MONEY, nullable=False),
+    Column("bidders", SmallInteger, nullable=False),
+    Column("target_age_start", SmallInteger, nullable=False),
+    Column("target_age_end", SmallInteger, nullable=False),
+    Column("target_location", String(320), nullable=False),
+    Column("target_gender", String(8), nullable=False),
+    Column("target_income_bucket", String(8), nullable=False),
+    Column("target_device", String(32), nullable=False),
+    Column("campaign_start_time", DateTime, nullable=False),
+    Column("campaign_end_time", DateTime, nullable=False),
+    Column("served_at", DateTime, nullable=False),
+    Index("ix_served_ads_campaign", "campaign_id"),
+    Index("ix_served_ads_served_at", "served_at"),
+)
+
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("request_id", String(36), primary_key=True),
+    Column("campaign_id", String(64), nullable=False),
+    Column("user_id", String(64), nullable=False),
+    Column("view", SmallInteger, nullable=False),
+    Column("click", SmallInteger, nullable=False),
+    Column("acquisition", SmallInteger, nullable=False),
+    Column("user_action", String(16), nullable=False),
+    Column("expenditure", MONEY, nullable=False),
+    Column("recorded_at", DateTime, nullable=False),
+    Index("ix_feedback_campaign", "campaign_id"),
+)
+
+feedback_outbox = Table(
+    "feedback_outbox",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("request_id", String(36), nullable=False, unique=True),
+    Column("campaign_id", String(64), nullable=False),
+    Column("event", LargeBinary, nullable=False),  # the serialized FeedbackEvent
+    Column("created_at", DateTime, nullable=False),
+    Column("published_at", DateTime, nullable=True),
+    Index("ix_feedback_outbox_pending", "published_at", "id"),
+)
+
+campaign_kpis = Table(
+    "campaign_kpis",
+    metadata,
+    Column("campaign_id", String(64), primary_key=True),
+    Column("minute", DateTime, primary_key=True),
+    Column("impressions", BigInteger, nullable=False),
+    Column("clicks", BigInteger, nullable=False),
+    Column("acquisitions", BigInteger, nullable=False),
+    Column("ctr", DECIMAL(12, 8), nullable=False),
+    Column("conversion_rate", DECIMAL(12, 8), nullable=False),
+    Column("spend", MONEY, nullable=False),
+    Column("ecpm", MONEY, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
