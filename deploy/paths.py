@@ -5,4 +5,5 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TOOLS_DIR = REPO_ROOT / ".tools"
 DEPLOY_DIR = REPO_ROOT / "deploy"
-FEED_CSV = REPO_ROOT.parent / "shared" / "data" / "campaign_feed.csv"
+# 7,677 real campaign-feed messages (MIT licence beside the file): the realistic workload.
+FEED_CSV = DEPLOY_DIR / "data" / "campaign_feed.csv"

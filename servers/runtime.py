@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import threading
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,7 +46,7 @@ class ServerSpec:
     background: Sequence[BackgroundTask] = ()
     on_stop: Sequence[Callable[[], Awaitable[None]]] = field(default_factory=list)
     reuse_port: bool = False
-    ready: asyncio.Event | None = None  # when given, SERVING waits until it is set
+    ready: threading.Event | None = None  # when given, SERVING waits until it is set
 
 
 async def serve(settings: Settings, spec: ServerSpec) -> None:
@@ -84,8 +85,8 @@ async def serve(settings: Settings, spec: ServerSpec) -> None:
     log.info("%s listening on %s", spec.name, address)
 
     async def serving(stopping: asyncio.Event) -> None:
-        if spec.ready is not None:
-            await spec.ready.wait()
+        while spec.ready is not None and not spec.ready.is_set():
+            await asyncio.sleep(0.05)
         for name in ["", *names]:
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info("%s serving", spec.name)
@@ -124,6 +125,28 @@ async def _until_stopped_or_failed(
                     raise task.exception()  # type: ignore[misc]
     finally:
         waiter.cancel()
+
+
+def in_thread(
+    work: Callable[[threading.Event], None], on_stop: Callable[[], None] = lambda: None
+) -> BackgroundTask:
+    """in_thread runs blocking work(stop) (a Kafka loop) as a background task of the server.
+
+    When the server stops, stop is set and on_stop is called (to wake work early); a failure
+    in work fails the server, so a dead consumer never hides behind a healthy port.
+    """
+
+    async def task(stopping: asyncio.Event) -> None:
+        stop = threading.Event()
+        worker = asyncio.create_task(asyncio.to_thread(work, stop))
+        waiter = asyncio.create_task(stopping.wait())
+        await asyncio.wait([worker, waiter], return_when=asyncio.FIRST_COMPLETED)
+        stop.set()
+        on_stop()
+        waiter.cancel()
+        await worker  # re-raises what work raised
+
+    return task
 
 
 def run(name: str, build: Callable[[Settings], ServerSpec], settings: Settings) -> None:

@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     home_country: str = "India"
     cpm_cpc_weight: str = "0.0075"
     cpm_cpa_weight: str = "0.0005"
+    pricing_mode: str = Field("second_price", description="second_price, or literal (compat)")
+    adserver_workers: int = Field(2, description="AdServer processes sharing its port")
+
+    feedback_threads: int = 16
 
     log_level: str = "INFO"
     shutdown_grace_seconds: float = 5.0

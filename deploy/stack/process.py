@@ -113,7 +113,9 @@ class ManagedProcess:
         deadline = time.monotonic() + timeout
         while True:
             _reap(pid)
-            if not self.running():
+            # Gone from /proc, not merely a zombie: a zombie leader's threads may still hold
+            # its sockets open for a moment, and a restart needs the port.
+            if not Path(f"/proc/{pid}").exists():
                 return True
             if time.monotonic() > deadline:
                 return False

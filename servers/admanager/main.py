@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from zoneinfo import ZoneInfo
 
@@ -19,25 +18,18 @@ def build(config: settings.Settings) -> runtime.ServerSpec:
     database = engine(config.database_url, pool_size=config.topic_partitions + 2)
     applier = Applier(database, weights, ZoneInfo(config.timezone))
 
-    ready = asyncio.Event()  # healthy once the consumer owns its partitions
-
-    async def consume(stopping: asyncio.Event) -> None:
-        consumer = InstructionConsumer(config, applier)
-        stop, assigned = threading.Event(), threading.Event()
-        worker = asyncio.create_task(asyncio.to_thread(consumer.run, stop, assigned))
-        waiter = asyncio.create_task(stopping.wait())
-        while not assigned.is_set() and not worker.done() and not stopping.is_set():
-            await asyncio.sleep(0.05)
-        ready.set()
-        await asyncio.wait([worker, waiter], return_when=asyncio.FIRST_COMPLETED)
-        stop.set()
-        await worker  # re-raises if the consumer failed
+    consumer = InstructionConsumer(config, applier)
+    assigned = threading.Event()  # the Ad Manager is healthy once it owns its partitions
 
     async def dispose() -> None:
         database.dispose()
 
     return runtime.ServerSpec(
-        "ad-manager", config.admanager_port, background=[consume], on_stop=[dispose], ready=ready
+        "ad-manager",
+        config.admanager_port,
+        background=[runtime.in_thread(lambda stop: consumer.run(stop, assigned))],
+        on_stop=[dispose],
+        ready=assigned,
     )
 
 

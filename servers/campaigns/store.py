@@ -218,3 +218,19 @@ def list_page(
         query = query.where(campaigns.c.campaign_id > after)
     rows = connection.execute(query.limit(page_size)).mappings().all()
     return [from_row(row) for row in rows], int(total)
+
+
+def record_charge(connection: Connection, state: CampaignState, now: datetime) -> None:
+    """record_charge writes what a charge changes: spent, slot budget and status."""
+    connection.execute(
+        campaigns.update()
+        .where(campaigns.c.campaign_id == state.spec.campaign_id)
+        .values(
+            spent=state.spent,
+            slot_start=_naive(state.slot.slot_start),
+            slot_budget=state.slot.amount,
+            status=str(state.status),
+            status_reason=state.status_reason,
+            updated_at=_naive(now),
+        )
+    )

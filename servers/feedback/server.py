@@ -1,31 +1,47 @@
-"""FeedbackService server process: `python -m servers.feedback.server`."""
+"""FeedbackService server process: `python -m servers.feedback.server`.
+
+Serves SubmitFeedback and runs the outbox relay that publishes charged feedback to Kafka.
+"""
 
 from __future__ import annotations
 
-import grpc
+from concurrent.futures import ThreadPoolExecutor
+from zoneinfo import ZoneInfo
+
 from adplatform.v1 import feedback_service_pb2_grpc
 
 from servers import runtime, settings
-
-
-class FeedbackServicer(feedback_service_pb2_grpc.FeedbackServiceServicer):
-    """FeedbackServicer answers devices (charging lands with the feedback service)."""
-
-    async def SubmitFeedback(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
-        """SubmitFeedback is not built yet."""
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "feedback is not built yet")
+from servers.feedback.ledger import Ledger
+from servers.feedback.relay import Relay
+from servers.feedback.service import FeedbackService
+from servers.storage.db import engine
 
 
 def build(config: settings.Settings) -> runtime.ServerSpec:
-    """build assembles the FeedbackService server."""
-    servicer = FeedbackServicer()
+    """build assembles FeedbackService and its relay over one connection pool."""
+    database = engine(config.database_url, pool_size=config.feedback_threads)
+    relay = Relay(database, config.bootstrap_servers, config.feedback_topic)
+    ledger = Ledger(database, ZoneInfo(config.timezone))
+    executor = ThreadPoolExecutor(config.feedback_threads, "ledger")
+    servicer = FeedbackService(ledger, executor, relay.wake.set)
+
+    async def close() -> None:
+        executor.shutdown()
+        database.dispose()
+
     service = runtime.Service(
         "adplatform.v1.FeedbackService",
         lambda server: feedback_service_pb2_grpc.add_FeedbackServiceServicer_to_server(
             servicer, server
         ),
     )
-    return runtime.ServerSpec("feedback-service", config.feedback_port, services=[service])
+    return runtime.ServerSpec(
+        "feedback-service",
+        config.feedback_port,
+        services=[service],
+        background=[runtime.in_thread(relay.run, on_stop=relay.wake.set)],
+        on_stop=[close],
+    )
 
 
 if __name__ == "__main__":

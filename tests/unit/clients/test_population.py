@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import uuid
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
@@ -19,10 +18,11 @@ from clients.population import (
     User,
     generate,
 )
+from deploy.paths import FEED_CSV
 from servers.adserving.targeting import PRIVACY_USER_ID
 from servers.campaigns.model import ANY, KNOWN_DEVICES
 
-FEED_PATH = Path(__file__).resolve().parents[4] / "shared" / "data" / "campaign_feed.csv"
+FEED_PATH = FEED_CSV
 SAMPLE = 20_000
 
 

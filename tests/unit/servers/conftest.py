@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
+from deploy.paths import FEED_CSV
 from servers.campaigns.feed import read_feed
 from servers.campaigns.model import CampaignSpec, Instruction
 from servers.campaigns.validation import validate_spec
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-FEED_PATH = REPO_ROOT.parent / "shared" / "data" / "campaign_feed.csv"
+FEED_PATH = FEED_CSV
 
 VALID_FIELDS: dict[str, Any] = {
     "campaign_id": "8cf1b846-8f97-11f0-b7f6-0e087721c0e9",
@@ -37,7 +37,7 @@ VALID_FIELDS: dict[str, Any] = {
 
 @pytest.fixture(scope="session")
 def feed_path() -> Path:
-    """feed_path is the shared data/campaign_feed.csv beside the repo; skips when absent."""
+    """feed_path is the real campaign feed kept in deploy/data."""
     if not FEED_PATH.is_file():
         pytest.skip(f"campaign feed not found at {FEED_PATH}")
     return FEED_PATH

@@ -1,0 +1,82 @@
+"""The feedback outbox: events committed with their charge, published to Kafka afterwards.
+
+A charge and its event are written in one transaction, so an event can never be lost
+between the database and Kafka: the relay publishes what is pending and marks it. Relays
+claim rows with SKIP LOCKED, so several can run side by side without publishing a row twice
+at the same time (a crash after publishing and before marking republishes; consumers
+de-duplicate by request id).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from servers.storage.schema import feedback_outbox
+
+
+@dataclass(frozen=True, slots=True)
+class PendingEvent:
+    """PendingEvent is an outbox row waiting to be published."""
+
+    id: int
+    request_id: str
+    campaign_id: str
+    event: bytes
+
+
+def _naive(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def enqueue(
+    connection: Connection, request_id: str, campaign_id: str, event: bytes, now: datetime
+) -> None:
+    """enqueue adds an event to the outbox inside the caller's transaction."""
+    connection.execute(
+        insert(feedback_outbox).values(
+            request_id=request_id, campaign_id=campaign_id, event=event, created_at=_naive(now)
+        )
+    )
+
+
+def claim(connection: Connection, limit: int) -> list[PendingEvent]:
+    """claim locks up to limit pending events, oldest first, skipping rows another relay holds."""
+    rows = connection.execute(
+        select(
+            feedback_outbox.c.id,
+            feedback_outbox.c.request_id,
+            feedback_outbox.c.campaign_id,
+            feedback_outbox.c.event,
+        )
+        .where(feedback_outbox.c.published_at.is_(None))
+        .order_by(feedback_outbox.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    return [PendingEvent(row.id, row.request_id, row.campaign_id, bytes(row.event)) for row in rows]
+
+
+def mark_published(connection: Connection, ids: Sequence[int], now: datetime) -> None:
+    """mark_published records that the events are on Kafka."""
+    connection.execute(
+        update(feedback_outbox)
+        .where(feedback_outbox.c.id.in_(ids))
+        .values(published_at=_naive(now))
+    )
+
+
+def lag_seconds(connection: Connection, now: datetime) -> float:
+    """lag_seconds is the age of the oldest unpublished event (0 when none waits)."""
+    oldest = connection.execute(
+        select(func.min(feedback_outbox.c.created_at)).where(
+            feedback_outbox.c.published_at.is_(None)
+        )
+    ).scalar()
+    if oldest is None:
+        return 0.0
+    age: float = (_naive(now) - oldest).total_seconds()
+    return max(age, 0.0)

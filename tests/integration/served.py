@@ -1,0 +1,57 @@
+"""Served ads for feedback tests, written as the AdServer writes them (servers.adserving.served)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from adplatform.v1 import campaign_pb2
+from sqlalchemy import create_engine
+
+from servers.adserving.served import ServedAd, record
+from servers.settings import Settings
+
+
+def serve(
+    settings: Settings,
+    campaign: campaign_pb2.Campaign,
+    count: int = 1,
+    auction_cpc: str | None = None,
+    auction_cpa: str | None = None,
+) -> list[str]:
+    """serve records count ads of campaign won at the given prices; returns their request ids."""
+    now = datetime.now(UTC)
+    ads = [
+        ServedAd(
+            request_id=str(uuid.uuid4()),
+            campaign_id=campaign.campaign_id,
+            user_id=f"user-{index}",
+            device_type="iPhone",
+            city="Mumbai",
+            state="Maharashtra",
+            country="India",
+            auction_cpm=Decimal(campaign.cpm),
+            auction_cpc=Decimal(auction_cpc or campaign.cpc),
+            auction_cpa=Decimal(auction_cpa or campaign.cpa),
+            bid_cpm=Decimal(campaign.cpm),
+            bidders=1,
+            target_age_start=campaign.target_age_range.start,
+            target_age_end=campaign.target_age_range.end,
+            target_location=", ".join(
+                (campaign.target_city, campaign.target_state, campaign.target_country)
+            ),
+            target_gender=campaign.target_gender,
+            target_income_bucket=campaign.target_income_bucket,
+            target_device=campaign.target_device,
+            campaign_start_time=now - timedelta(days=1),
+            campaign_end_time=now + timedelta(days=1),
+            served_at=now,
+        )
+        for index in range(count)
+    ]
+    engine = create_engine(settings.database_url)
+    with engine.begin() as connection:
+        record(connection, ads)
+    engine.dispose()
+    return [ad.request_id for ad in ads]
