@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what this project needs on a Debian 12 machine, idempotently; quick when done already.
-#   apt: MariaDB, Java 17 and Maven when missing, h2load for benchmarks
+#   apt: MariaDB, Java 17 and Maven when missing, h2load and wrk for benchmarks, Chromium for browser tests
 #   .venv: the project and its pinned dependencies (pip install -e '.[dev]')
 #   .tools: buf (npm), the google/api protos, and the Kafka/Spark/metastore jar lists (Maven)
 set -euo pipefail
@@ -14,6 +14,8 @@ missing=()
 command -v java >/dev/null || [ -n "${JAVA_HOME:-}" ] || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
 command -v h2load >/dev/null || missing+=(nghttp2-client)
+command -v wrk >/dev/null || missing+=(wrk)
+[ -x /usr/bin/chromium ] || missing+=(chromium)  # the console's browser tests (tests/e2e)
 if [ ${#missing[@]} -gt 0 ]; then
   step "apt-get install ${missing[*]}"
   sudo_cmd=(); [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from deploy.codegen import DESCRIPTOR_SET
-from deploy.stack import auth
+from deploy.stack import auth, console
 from deploy.stack.errors import StackError
 from deploy.stack.part import Part
 from servers.settings import Settings
@@ -49,8 +49,17 @@ def _upstreams(settings: Settings) -> dict[str, int]:
     }
 
 
+# The AdServer's workers share one port (SO_REUSEPORT) and the kernel places each new
+# connection on one of them, so Envoy must open several: a few streams per connection, not
+# one connection per Envoy thread that might land both threads on the same worker.
+STREAMS_PER_CONNECTION = {"adserver": 2}
+
+
 def _cluster(name: str, host: str, port: int) -> dict[str, Any]:
     """_cluster is an HTTP/2 upstream with gRPC health checking and TCP keepalive."""
+    h2: dict[str, Any] = {}
+    if name in STREAMS_PER_CONNECTION:
+        h2["max_concurrent_streams"] = STREAMS_PER_CONNECTION[name]
     return {
         "name": name,
         "type": "STATIC",
@@ -59,7 +68,7 @@ def _cluster(name: str, host: str, port: int) -> dict[str, Any]:
         "typed_extension_protocol_options": {
             "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
                 "@type": _typed("upstreams.http.v3.HttpProtocolOptions"),
-                "explicit_http_config": {"http2_protocol_options": {}},
+                "explicit_http_config": {"http2_protocol_options": h2},
             }
         },
         "upstream_connection_options": {
@@ -126,16 +135,18 @@ def _virtual_hosts(settings: Settings) -> list[dict[str, Any]]:
         }
         for cluster in _upstreams(settings)
     ]
-    return [*pinned, {"name": "public", "domains": ["*"], "routes": _routes()}]
+    public = [*console.routes(), *_routes()]  # the console's pages before the catch-all 404
+    return [*pinned, {"name": "public", "domains": ["*"], "routes": public}]
 
 
 def _local_reply_format() -> dict[str, Any]:
-    """_local_reply_format makes Envoy's own replies (404, 413, 503, 401) JSON."""
+    """_local_reply_format makes Envoy's own replies (404, 413, 503, 401) JSON; pages stay pages."""
     return {
+        "mappers": [console.reply_mapper()],
         "body_format": {
             "json_format": {"http_status": "%RESPONSE_CODE%", "message": "%LOCAL_REPLY_BODY%"},
             "content_type": "application/json",
-        }
+        },
     }
 
 
@@ -203,7 +214,11 @@ def config(settings: Settings, descriptor: Path = DESCRIPTOR_SET) -> dict[str, A
         "common_http_protocol_options": {"idle_timeout": "300s"},
         "http2_protocol_options": {"max_concurrent_streams": 1000},
         "local_reply_config": _local_reply_format(),
-        "route_config": {"name": "adplatform", "virtual_hosts": _virtual_hosts(settings)},
+        "route_config": {
+            "name": "adplatform",
+            "virtual_hosts": _virtual_hosts(settings),
+            "max_direct_response_body_size_bytes": console.MAX_ASSET_BYTES,
+        },
         "http_filters": [
             _jwt_authn(jwks),
             _transcoder(settings, descriptor),

@@ -6,13 +6,13 @@ back by request id to charge the campaign, and the archive copies it to Hive.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, insert, select
+from sqlalchemy import Connection, RowMapping, select
 
 from servers.storage.schema import served_ads
 
@@ -45,13 +45,15 @@ class ServedAd:
 
 
 _TIMES = ("campaign_start_time", "campaign_end_time", "served_at")
+# Hot path (every ad served): plain attribute reads, not asdict's deep copies (10x slower).
+_VALUES = tuple(field.name for field in fields(ServedAd) if field.name not in _TIMES)
 
 
 def to_row(ad: ServedAd) -> dict[str, Any]:
     """to_row is the table row of a served ad (times as naive UTC)."""
-    row = asdict(ad)
+    row = {name: getattr(ad, name) for name in _VALUES}
     for name in _TIMES:
-        row[name] = row[name].astimezone(UTC).replace(tzinfo=None)
+        row[name] = getattr(ad, name).astimezone(UTC).replace(tzinfo=None)
     return row
 
 
@@ -63,19 +65,50 @@ def from_row(row: Mapping[str, Any] | RowMapping) -> ServedAd:
     return ServedAd(**values)
 
 
-_INSERT = insert(served_ads)
+# record renders the batch's VALUES itself: the driver's generic per-value escaping costs
+# more than the rest of serving an ad. Strings go through the driver's escaping (which
+# follows the session's sql_mode); amounts, counts and times have fixed literal forms.
+_INSERT_SQL = "INSERT INTO served_ads ({}) VALUES ".format(
+    ", ".join(field.name for field in fields(ServedAd))
+)
+_KINDS = tuple(
+    (field.name, "time" if field.name in _TIMES else str(field.type)) for field in fields(ServedAd)
+)
+
+
+def _values(ad: ServedAd, quote: Callable[[str], str]) -> str:
+    """_values is the ad as one parenthesised row of SQL literals."""
+    literals = []
+    for name, kind in _KINDS:
+        value = getattr(ad, name)
+        if kind == "str":
+            literals.append(quote(value))
+        elif kind == "Decimal":
+            literals.append(format(value, "f"))  # finite money: digits and a point
+        elif kind == "int":
+            literals.append(str(int(value)))
+        else:  # an aware instant, stored as naive UTC with microseconds
+            moment = value.astimezone(UTC).replace(tzinfo=None)
+            literals.append(f"'{moment.isoformat(' ', 'microseconds')}'")
+    return f"({','.join(literals)})"
+
+
+_COLUMNS = tuple(served_ads.c[field.name] for field in fields(ServedAd))
 
 
 def record(connection: Connection, ads: Sequence[ServedAd]) -> None:
     """record inserts a batch of served ads in one statement (the caller commits)."""
     if ads:
-        connection.execute(_INSERT, [to_row(ad) for ad in ads])
+        driver = connection.connection.dbapi_connection
+        quote: Callable[[str], str] = driver.escape  # type: ignore[union-attr]
+        statement = _INSERT_SQL + ",".join(_values(ad, quote) for ad in ads)
+        connection.exec_driver_sql(statement, execution_options={"no_parameters": True})
 
 
 def find(connection: Connection, request_id: str) -> ServedAd | None:
     """find reads the served ad with this request id, or None."""
     row = (
-        connection.execute(select(served_ads).where(served_ads.c.request_id == request_id))
+        connection.execute(select(*_COLUMNS).where(served_ads.c.request_id == request_id))
         .mappings()
         .first()
     )

@@ -1,30 +1,94 @@
-"""AdServer server process: `python -m servers.adserving.server`."""
+"""AdServer process: `python -m servers.adserving.server`.
+
+Forks settings.adserver_workers workers (workers.py) that share the port; each runs the
+AdServer with its own ad index, profile cache and served-ad writer, and reports SERVING once
+its index holds every stored campaign.
+"""
 
 from __future__ import annotations
 
-import grpc
+import gc
+import sys
+from zoneinfo import ZoneInfo
+
 from adplatform.v1 import ad_server_pb2_grpc
 
-from servers import runtime, settings
+from servers import logs, metrics, runtime, settings
+from servers.adserving import workers
+from servers.adserving.auction import PricingMode
+from servers.adserving.profiles import Profiles
+from servers.adserving.recorder import Recorder
+from servers.adserving.refresher import IndexRefresher
+from servers.adserving.service import AdServerService
+from servers.adserving.serving import AdServing
+from servers.campaigns.pricing import Weights
+from servers.storage.db import engine
 
 
-class AdServerServicer(ad_server_pb2_grpc.AdServerServicer):
-    """AdServerServicer answers devices (the auction lands with ad serving)."""
-
-    async def ServeAd(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
-        """ServeAd is not built yet."""
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "ad serving is not built yet")
+def pricing_mode(config: settings.Settings) -> PricingMode:
+    """pricing_mode reads settings.pricing_mode, failing start-up on an unknown mode."""
+    try:
+        return PricingMode(config.pricing_mode)
+    except ValueError:
+        modes = ", ".join(mode.value for mode in PricingMode)
+        raise SystemExit(f"adserver: pricing_mode must be one of {modes}") from None
 
 
 def build(config: settings.Settings) -> runtime.ServerSpec:
-    """build assembles the AdServer server."""
-    servicer = AdServerServicer()
+    """build assembles one AdServer worker: index, profiles, recorder and the servicer."""
+    tz = ZoneInfo(config.timezone)
+    database = engine(config.database_url, pool_size=6)
+    weights = Weights.parse(config.cpm_cpc_weight, config.cpm_cpa_weight)
+    campaigns = IndexRefresher(database, weights, tz)
+    profiles = Profiles(database)
+    recorder = Recorder(database)
+    serving = AdServing(campaigns, profiles, recorder, pricing_mode(config), config.home_country)
+    servicer = AdServerService(serving, config.home_country)
+
+    async def close() -> None:
+        await recorder.close()
+        await profiles.close()
+        database.dispose()
+
     service = runtime.Service(
         "adplatform.v1.AdServer",
         lambda server: ad_server_pb2_grpc.add_AdServerServicer_to_server(servicer, server),
     )
-    return runtime.ServerSpec("adserver", config.adserver_port, services=[service])
+    return runtime.ServerSpec(
+        "adserver",
+        config.adserver_port,
+        services=[service],
+        background=[campaigns.run],
+        on_stop=[close],
+        reuse_port=True,
+        ready=campaigns.loaded,
+    )
+
+
+# A request allocates a few dozen short-lived objects; collecting the young generation every
+# 5,000 allocations instead of 700 lets most die by reference count first (measured: ~10%
+# more ServeAd throughput). Everything alive at fork (modules) is frozen out of collections.
+GC_YOUNG_THRESHOLD = 5000
+
+
+def main() -> int:
+    """main checks the configuration, then forks and supervises the workers."""
+    config = settings.load()
+    logs.configure("adserver", config.log_level)
+    pricing_mode(config)  # fail fast, before any worker starts
+    if config.adserver_workers < 1:
+        raise SystemExit("adserver: adserver_workers must be at least 1")
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 10, 10)
+    gc.freeze()
+    # The workers record metrics into files under the stack's PROMETHEUS_MULTIPROC_DIR; the
+    # parent exports their sum on the one metrics port.
+    return workers.supervise(
+        config.adserver_workers,
+        lambda: runtime.run("adserver", build, config),
+        grace_seconds=config.shutdown_grace_seconds + 2,
+        after_fork=lambda: metrics.serve(config.host, config.adserver_metrics_port, merged=True),
+    )
 
 
 if __name__ == "__main__":
-    runtime.run("adserver", build, settings.load())
+    sys.exit(main())

@@ -178,8 +178,8 @@ def matches(
     return matches_viewer(compile_targeting(targeting), viewer(request, profile, home_country))
 
 
-def is_eligible(campaign: LiveCampaign, who: Viewer, now: datetime) -> bool:
-    """is_eligible is rule 3: ACTIVE, in its window, budget and slot budget left, targeted.
+def is_servable(campaign: LiveCampaign, now: datetime) -> bool:
+    """is_servable is rule 3 without targeting: ACTIVE, in its window, budget and slot budget left.
 
     now must be aware; pass it in UTC so comparisons take the fast same-zone path.
     """
@@ -188,8 +188,12 @@ def is_eligible(campaign: LiveCampaign, who: Viewer, now: datetime) -> bool:
         and campaign.starts_at <= now < campaign.ends_at
         and campaign.remaining > _NOTHING
         and campaign.slot_budget > _NOTHING
-        and matches_viewer(campaign.targeting, who)
     )
+
+
+def is_eligible(campaign: LiveCampaign, who: Viewer, now: datetime) -> bool:
+    """is_eligible is rule 3: servable now (is_servable) and targeted at this viewer."""
+    return is_servable(campaign, now) and matches_viewer(campaign.targeting, who)
 
 
 def eligible_campaigns(

@@ -81,7 +81,8 @@ users = Table(
 served_ads = Table(
     "served_ads",
     metadata,
-    Column("request_id", String(36), primary_key=True),
+    Column("id", BigInteger, primary_key=True, autoincrement=True),  # insertion order
+    Column("request_id", String(36), nullable=False, unique=True),
     Column("campaign_id", String(64), nullable=False),
     Column("user_id", String(64), nullable=False),
     Column("device_type", String(32), nullable=False),
@@ -109,7 +110,8 @@ served_ads = Table(
 feedback = Table(
     "feedback",
     metadata,
-    Column("request_id", String(36), primary_key=True),
+    Column("id", BigInteger, primary_key=True, autoincrement=True),  # insertion order
+    Column("request_id", String(36), nullable=False, unique=True),  # at most once
     Column("campaign_id", String(64), nullable=False),
     Column("user_id", String(64), nullable=False),
     Column("view", SmallInteger, nullable=False),

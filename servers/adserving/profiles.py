@@ -1,0 +1,74 @@
+"""Profiles: a user's age, gender and income bucket from the users table, cached.
+
+An LRU cache with a time to live keeps hot users in memory; misses are looked up together
+(one SELECT ... IN per batch, batches.py). Unknown users are cached as "no profile" too, so
+a flood of them does not reach MySQL. The privacy id is never looked up: it has no profile.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from servers.adserving.batches import Batcher
+from servers.adserving.targeting import PRIVACY_USER_ID, UserProfile
+from servers.errors import UnavailableError
+from servers.storage.schema import users
+
+log = logging.getLogger(__name__)
+
+CAPACITY = 100_000  # profiles kept per process (about 35 MB)
+TTL_SECONDS = 60.0  # a changed profile is seen within a minute
+_COLUMNS = (users.c.id, users.c.age, users.c.gender, users.c.income_bucket)
+
+
+class Profiles:
+    """Profiles finds user profiles by id through an LRU+TTL cache."""
+
+    def __init__(
+        self, engine: Engine, capacity: int = CAPACITY, ttl_seconds: float = TTL_SECONDS
+    ) -> None:
+        self.engine = engine
+        self.capacity = capacity
+        self.ttl = ttl_seconds
+        self._cache: OrderedDict[str, tuple[UserProfile | None, float]] = OrderedDict()
+        self._lookups: Batcher[str, UserProfile | None] = Batcher("profiles", self._read)
+
+    async def find(self, user_id: str) -> UserProfile | None:
+        """find is the user's profile; None for the privacy id and for unknown users."""
+        if user_id == PRIVACY_USER_ID:
+            return None
+        cached = self._cache.get(user_id)
+        now = time.monotonic()
+        if cached is not None and cached[1] > now:
+            self._cache.move_to_end(user_id)
+            return cached[0]
+        profile = await self._lookups.submit(user_id)
+        self._cache[user_id] = (profile, time.monotonic() + self.ttl)
+        self._cache.move_to_end(user_id)
+        while len(self._cache) > self.capacity:
+            self._cache.popitem(last=False)
+        return profile
+
+    def _read(self, user_ids: list[str]) -> list[UserProfile | None]:
+        """_read looks a batch of users up in one query (runs in a worker thread)."""
+        try:
+            with self.engine.connect() as connection:
+                rows = connection.execute(select(*_COLUMNS).where(users.c.id.in_(set(user_ids))))
+                # The column's collation ignores case, so the lookup does too.
+                found = {
+                    row.id.lower(): UserProfile(row.age, row.gender, row.income_bucket)
+                    for row in rows
+                }
+        except SQLAlchemyError as error:
+            log.warning("user profiles unavailable: %s", error)
+            raise UnavailableError("user profiles are unavailable; retry") from None
+        return [found.get(user_id.lower()) for user_id in user_ids]
+
+    async def close(self) -> None:
+        """close finishes pending lookups."""
+        await self._lookups.close()

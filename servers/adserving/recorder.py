@@ -1,0 +1,93 @@
+"""Recorder: every served ad is durable in MySQL before its response leaves (DESIGN rule 5).
+
+Group commit: requests enqueue their ServedAd and wait; each batch (all that arrived, up to
+MAX_BATCH, once its oldest ad has waited LINGER_SECONDS) is written by served.record in ONE
+transaction in a writer thread, so MySQL sees a few large commits instead of one per request.
+Each writer keeps its own connection (no pool checkout and ping per batch); a failed write
+drops it, and fails every request of its batch with UNAVAILABLE: the AdServer never answers
+with an ad that is not recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from servers.adserving import served
+from servers.adserving.batches import Batcher
+from servers.errors import UnavailableError
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 500
+WRITERS = 1  # one transaction in flight per process: the next batch gathers meanwhile
+LINGER_SECONDS = 0.001  # a batch waits up to this long to fill: fewer statements, commits
+
+
+class Recorder:
+    """Recorder writes served ads by group commit; record returns once the ad is durable."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        max_batch: int = MAX_BATCH,
+        writers: int = WRITERS,
+        linger: float = LINGER_SECONDS,
+    ) -> None:
+        self.engine = engine
+        self._batches: Batcher[served.ServedAd, None] = Batcher(
+            "served-ads", self._write, max_batch=max_batch, drainers=writers, linger=linger
+        )
+        self._local = threading.local()  # each writer thread's connection
+        self._connections: list[Connection] = []
+        self._lock = threading.Lock()
+
+    async def record(self, ad: served.ServedAd) -> None:
+        """record returns when ad is committed, or raises UnavailableError."""
+        await self._batches.submit(ad)
+
+    def _connection(self) -> Connection:
+        """_connection is this writer thread's connection, opened on first use."""
+        connection: Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            # Autocommit: a batch is one multi-row INSERT, hence one transaction and one
+            # round trip; it is durable (innodb_flush_log_at_trx_commit=1) once MySQL says OK.
+            connection = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            self._local.connection = connection
+            with self._lock:
+                self._connections.append(connection)
+        return connection
+
+    def _write(self, ads: list[served.ServedAd]) -> list[None]:
+        """_write commits one batch in one transaction (runs in a writer thread)."""
+        try:
+            served.record(self._connection(), ads)
+        except SQLAlchemyError as error:
+            log.warning("served ads not recorded (%d in batch): %s", len(ads), error)
+            self._drop_connection()
+            raise UnavailableError("the served ad could not be recorded; retry") from None
+        return [None] * len(ads)
+
+    def _drop_connection(self) -> None:
+        """_drop_connection closes this thread's connection; the next batch opens a new one."""
+        connection: Connection | None = getattr(self._local, "connection", None)
+        self._local.connection = None
+        if connection is not None:
+            with self._lock:
+                self._connections.remove(connection)
+            try:
+                connection.invalidate()
+                connection.close()
+            except SQLAlchemyError:
+                pass
+
+    async def close(self) -> None:
+        """close writes what is queued, stops the writers and closes their connections."""
+        await self._batches.close()
+        with self._lock:
+            connections, self._connections = self._connections, []
+        for connection in connections:
+            connection.close()
