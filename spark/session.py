@@ -9,6 +9,7 @@ the Derby client come from Maven Central (deploy/spark/pom.xml).
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 
 from pyspark.sql import SparkSession
@@ -37,7 +38,10 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
         "spark.sql.shuffle.partitions": "4",
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
-        "spark.driver.extraJavaOptions": f"-Dderby.system.home={settings.run_dir / 'metastore'}",
+        # UTC in the JVM too: JDBC reads MySQL's UTC DATETIMEs in the JVM's default zone.
+        "spark.driver.extraJavaOptions": (
+            f"-Dderby.system.home={settings.run_dir / 'metastore'} -Duser.timezone=UTC"
+        ),
     }
     if settings.hive_metastore_uri:
         conf["spark.hadoop.hive.metastore.uris"] = settings.hive_metastore_uri
@@ -56,6 +60,9 @@ def hive_session(
     settings: Settings, app_name: str, overrides: Mapping[str, str] | None = None
 ) -> SparkSession:
     """hive_session starts (or returns the running) Hive-enabled session for this process."""
+    # Python workers (the decoder's mapInArrow) must run this interpreter, with the project's
+    # packages, not whatever "python3" is first on PATH (PySpark's default).
+    os.environ["PYSPARK_PYTHON"] = sys.executable
     builder = SparkSession.builder
     for key, value in {**spark_conf(settings, app_name), **(overrides or {})}.items():
         builder = builder.config(key, value)

@@ -18,11 +18,12 @@ from deploy.stack.services import (
     CampaignServer,
     FeedbackServer,
 )
+from deploy.stack.spark_jobs import BiServer, FeedbackWriter
 from servers.settings import Settings
 from servers.storage import migrate
 
 Report = Callable[[str], None]
-JAVA_PARTS = {"kafka", "metastore"}
+JAVA_PARTS = {"kafka", "metastore", "feedback-writer", "bi-server"}
 
 
 @dataclass(frozen=True)
@@ -45,9 +46,17 @@ def stages(settings: Settings) -> list[list[Part]]:
             AdServerProcess(settings),
             FeedbackServer(settings),
             AdManagerProcess(settings),
+            FeedbackWriter(settings),  # needs Kafka, the metastore and the schema
         ],
         [Envoy(settings)],
+        *bi_stage(settings),
     ]
+
+
+def bi_stage(settings: Settings) -> list[list[Part]]:
+    """bi_stage is the Thrift server's stage when asked for (`up --bi`) or already running."""
+    server = BiServer(settings)
+    return [[server]] if settings.bi_server or server.process.running() else []
 
 
 def all_parts(settings: Settings) -> list[Part]:

@@ -1,0 +1,123 @@
+"""The KPI stream's micro-batch sink: upserts into MySQL and appends to Hive's change log.
+
+The streaming aggregate runs in update mode, so each batch carries, for every campaign-minute
+that changed, its complete value so far (not a delta). Writing a batch twice (a replay after a
+crash) therefore writes the same values: the MySQL upsert (INSERT … ON DUPLICATE KEY UPDATE)
+is idempotent by nature, and the Hive change log skips rows already written for the same
+campaign, minute and batch id. The batch is small (campaigns x minutes), so the formulas of
+spark/kpis.py run on the driver in exact decimals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+from functools import cache
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as sf
+from sqlalchemy import Engine, MetaData, Table
+from sqlalchemy.dialects.mysql import insert
+
+from servers.storage.schema import campaign_kpis
+from spark.kpis import CampaignMinute, campaign_minute
+from spark.tables import KPI_COLUMNS, Tables, names
+
+UPDATED = ("impressions", "clicks", "acquisitions", "ctr", "conversion_rate", "spend", "ecpm")
+
+
+@cache
+def mysql_table(name: str) -> Table:
+    """mysql_table is the campaign_kpis table shape under the configured name."""
+    return campaign_kpis.to_metadata(MetaData(), name=name)
+
+
+def collect_minutes(batch: DataFrame) -> list[CampaignMinute]:
+    """collect_minutes brings the batch's aggregates to the driver and derives the rates."""
+    rows = batch.select(
+        "campaign_id",
+        sf.unix_micros(sf.col("window.start")).alias("minute_us"),
+        "impressions",
+        "clicks",
+        "acquisitions",
+        "spend",
+    ).collect()
+    return [
+        campaign_minute(
+            row.campaign_id,
+            datetime.fromtimestamp(row.minute_us / 1_000_000, UTC).replace(tzinfo=None),
+            impressions=int(row.impressions),
+            clicks=int(row.clicks or 0),
+            acquisitions=int(row.acquisitions or 0),
+            spend=row.spend,
+        )
+        for row in rows
+    ]
+
+
+def upsert_mysql(engine: Engine, table_name: str, minutes: Sequence[CampaignMinute]) -> None:
+    """upsert_mysql writes the values into MySQL's KPI table, replacing older ones."""
+    if not minutes:
+        return
+    table = mysql_table(table_name)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    statement = insert(table)
+    statement = statement.on_duplicate_key_update(
+        {column: statement.inserted[column] for column in (*UPDATED, "updated_at")}
+    )
+    with engine.begin() as connection:
+        connection.execute(statement, [asdict(minute) | {"updated_at": now} for minute in minutes])
+
+
+def append_hive(
+    spark: SparkSession, tables: Tables, minutes: Sequence[CampaignMinute], batch_id: int
+) -> None:
+    """append_hive adds the values to the Hive change log, once per campaign-minute and batch."""
+    if not minutes:
+        return
+    now = datetime.now(UTC)  # aware datetimes: Spark reads naive ones as local time
+    records = [
+        (
+            m.campaign_id,
+            m.minute.replace(tzinfo=UTC),
+            m.impressions,
+            m.clicks,
+            m.acquisitions,
+            m.ctr,
+            m.conversion_rate,
+            m.spend,
+            m.ecpm,
+            batch_id,
+            now,
+            f"{m.minute:%Y-%m-%d}",
+        )
+        for m in minutes
+    ]
+    schema = ", ".join(f"`{name}` {kind}" for name, kind in KPI_COLUMNS)
+    frame = spark.createDataFrame(records, schema)
+    days = sorted({record[-1] for record in records})
+    written = (
+        spark.table(tables.kpi_updates)
+        .where(sf.col("dt").isin(days) & (sf.col("writer_batch") == batch_id))
+        .select("campaign_id", "minute", "writer_batch")
+    )
+    frame.join(written, ["campaign_id", "minute", "writer_batch"], "left_anti").select(
+        *names(KPI_COLUMNS)
+    ).write.insertInto(tables.kpi_updates)
+
+
+def write_batch(
+    spark: SparkSession,
+    tables: Tables,
+    engine: Engine,
+    *,
+    table_name: str,
+    batch: DataFrame,
+    batch_id: int,
+) -> int:
+    """write_batch stores one batch of KPI updates on both sides; returns how many."""
+    minutes = collect_minutes(batch)
+    upsert_mysql(engine, table_name, minutes)
+    append_hive(spark, tables, minutes, batch_id)
+    return len(minutes)

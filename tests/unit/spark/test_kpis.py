@@ -1,0 +1,45 @@
+"""spark.kpis: the KPI formulas and the direct computation tests compare the stream with."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from spark.kpis import Charged, campaign_minute, ecpm, from_events, ratio
+
+MINUTE = datetime(2026, 1, 31, 7, 15)
+
+
+def test_rates_of_a_campaign_minute() -> None:
+    kpi = campaign_minute(
+        "c", MINUTE, impressions=3, clicks=2, acquisitions=1, spend=Decimal("0.0406")
+    )
+    assert kpi.ctr == Decimal("0.66666667")
+    assert kpi.conversion_rate == Decimal("0.50000000")
+    assert kpi.ecpm == Decimal("13.5333333333")  # rounded down
+    assert kpi.spend == Decimal("0.0406000000")
+
+
+def test_no_clicks_means_zero_conversion_rate() -> None:
+    assert ratio(1, 0) == Decimal(0)
+    kpi = campaign_minute("c", MINUTE, impressions=1, clicks=0, acquisitions=1, spend=Decimal(1))
+    assert kpi.conversion_rate == 0
+    assert ecpm(Decimal(1), 0) == 0
+
+
+def test_from_events_counts_each_request_once_per_minute() -> None:
+    def charged(rid: str, second: int, click: int, acq: int, spent: str) -> Charged:
+        return Charged(rid, "c", MINUTE.replace(second=second), click, acq, Decimal(spent))
+
+    events = [
+        charged("a", 1, 0, 0, "0"),
+        charged("b", 30, 1, 0, "0.0003"),
+        charged("b", 30, 1, 0, "0.0003"),  # republished by the outbox relay
+        charged("c", 59, 1, 1, "0.04"),
+        Charged("d", "c", MINUTE.replace(minute=16), 1, 0, Decimal("0.0003")),
+    ]
+    kpis = from_events(events)
+    first = kpis[("c", MINUTE)]
+    assert (first.impressions, first.clicks, first.acquisitions) == (3, 2, 1)
+    assert first.spend == Decimal("0.0403")
+    assert kpis[("c", MINUTE.replace(minute=16))].impressions == 1
