@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TypeAlias
 from zoneinfo import ZoneInfo
 
@@ -17,17 +17,26 @@ import grpc
 from adplatform.v1 import campaign_pb2, campaign_service_pb2, campaign_service_pb2_grpc
 from sqlalchemy import Engine
 
-from servers.campaigns import store
+from servers.campaigns import kpis, ordering, store
 from servers.campaigns.instructions import apply, check_mask, resolve
 from servers.campaigns.model import Action, Instruction
 from servers.campaigns.pricing import Weights, cpm
-from servers.campaigns.wire import campaign_fields, encode_instruction, set_fields, to_proto
+from servers.campaigns.wire import (
+    campaign_fields,
+    encode_instruction,
+    kpi_point_to_proto,
+    set_fields,
+    stats_to_proto,
+    to_proto,
+)
 from servers.errors import NotFoundError, ValidationError
 from servers.messaging.publisher import Publisher
 
 Context: TypeAlias = "grpc.aio.ServicerContext[object, object]"
 MAX_PAGE = 1000
 DEFAULT_PAGE = 50
+DEFAULT_KPI_MINUTES = 60
+MAX_KPI_MINUTES = 7 * 24 * 60
 QUEUED = "queued for the Ad Manager"
 _NEXT = 2**62  # a preview's sequence: after anything stored
 
@@ -94,36 +103,68 @@ class CampaignService(campaign_service_pb2_grpc.CampaignServiceServicer):
     async def GetCampaign(  # noqa: N802
         self, request: campaign_service_pb2.GetCampaignRequest, context: Context
     ) -> campaign_service_pb2.GetCampaignResponse:
-        """GetCampaign reads one campaign with its live money."""
+        """GetCampaign reads one campaign with its live money and delivery totals."""
         record = await self._get(request.campaign_id)
-        return campaign_service_pb2.GetCampaignResponse(
-            campaign=to_proto(record, datetime.now(UTC), self.tz)
-        )
+
+        def read() -> dict[str, kpis.Totals]:
+            with self.engine.connect() as connection:
+                return kpis.totals(connection, [request.campaign_id])
+
+        totals = await asyncio.to_thread(read)
+        campaign = to_proto(record, datetime.now(UTC), self.tz)
+        campaign.stats.CopyFrom(stats_to_proto(totals.get(request.campaign_id, kpis.Totals())))
+        return campaign_service_pb2.GetCampaignResponse(campaign=campaign)
 
     async def ListCampaigns(  # noqa: N802
         self, request: campaign_service_pb2.ListCampaignsRequest, context: Context
     ) -> campaign_service_pb2.ListCampaignsResponse:
-        """ListCampaigns reads a page of campaigns matching the filter, by campaign id."""
+        """ListCampaigns reads a page of campaigns matching the filter, in order_by order."""
         if request.page_size < 0:
             raise ValidationError("page_size", "must not be negative")
         page_size = min(request.page_size or DEFAULT_PAGE, MAX_PAGE)
         filters = store.parse_filter(request.filter)
-        after = store.decode_page_token(request.page_token) if request.page_token else None
+        order = ordering.parse_order_by(request.order_by)
+        after = None
+        if request.page_token:
+            after = ordering.decode_page_token(request.page_token, order)
 
-        def read() -> tuple[list[store.CampaignRecord], int]:
+        def read() -> tuple[list[store.CampaignRecord], int, dict[str, kpis.Totals]]:
             with self.engine.connect() as connection:
-                records, total = store.list_page(connection, filters, page_size, after)
-                return list(records), total
+                records, total = store.list_page(connection, filters, page_size, order, after)
+                ids = [record.state.spec.campaign_id for record in records]
+                return list(records), total, kpis.totals(connection, ids)
 
-        records, total = await asyncio.to_thread(read)
+        records, total, totals = await asyncio.to_thread(read)
         now = datetime.now(UTC)
         next_token = ""
         if len(records) == page_size:
-            next_token = store.encode_page_token(records[-1].state.spec.campaign_id)
+            next_token = ordering.encode_page_token(order, store.cursor(records[-1], order))
+        page = []
+        for record in records:
+            campaign = to_proto(record, now, self.tz)
+            stats = totals.get(campaign.campaign_id, kpis.Totals())
+            campaign.stats.CopyFrom(stats_to_proto(stats))
+            page.append(campaign)
         return campaign_service_pb2.ListCampaignsResponse(
-            campaigns=[to_proto(record, now, self.tz) for record in records],
-            next_page_token=next_token,
-            total_size=total,
+            campaigns=page, next_page_token=next_token, total_size=total
+        )
+
+    async def GetCampaignKpis(  # noqa: N802
+        self, request: campaign_service_pb2.GetCampaignKpisRequest, context: Context
+    ) -> campaign_service_pb2.GetCampaignKpisResponse:
+        """GetCampaignKpis reads the campaign's KPI minutes in the last `minutes` minutes."""
+        if not 0 <= request.minutes <= MAX_KPI_MINUTES:
+            raise ValidationError("minutes", f"must be between 0 and {MAX_KPI_MINUTES}")
+        await self._get(request.campaign_id)
+        since = datetime.now(UTC) - timedelta(minutes=request.minutes or DEFAULT_KPI_MINUTES)
+
+        def read() -> list[kpis.KpiPoint]:
+            with self.engine.connect() as connection:
+                return kpis.series(connection, request.campaign_id, since)
+
+        points = await asyncio.to_thread(read)
+        return campaign_service_pb2.GetCampaignKpisResponse(
+            points=[kpi_point_to_proto(point) for point in points]
         )
 
     async def _get(self, campaign_id: str) -> store.CampaignRecord:

@@ -5,7 +5,6 @@ Times in the table are naive UTC; the domain works with aware datetimes.
 
 from __future__ import annotations
 
-import base64
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -13,16 +12,19 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, RowMapping, func, select
+from sqlalchemy import Connection, RowMapping, and_, func, or_, select
 from sqlalchemy.dialects.mysql import insert
 
 from servers.campaigns.instructions import CampaignState
 from servers.campaigns.model import AgeRange, CampaignSpec, Schedule, Status, Targeting
+from servers.campaigns.ordering import Cursor, Order, SortValue
 from servers.campaigns.pacing import SlotBudget
 from servers.campaigns.pricing import Weights, cpm
 from servers.campaigns.schedule import utc_window
 from servers.errors import ValidationError
 from servers.storage.schema import campaigns
+
+BY_ID = Order()  # ListCampaigns' default order
 
 # Filters ListCampaigns accepts ("status=ACTIVE category=Electronics"), by column.
 FILTERABLE = ("status", "category", "target_city", "target_state", "target_device")
@@ -192,30 +194,52 @@ def parse_filter(text: str) -> dict[str, str]:
     return terms
 
 
-def encode_page_token(campaign_id: str) -> str:
-    """encode_page_token hides the last id of a page in an opaque token."""
-    return base64.urlsafe_b64encode(campaign_id.encode()).decode()
+def _sort_key(field: str) -> Any:
+    """_sort_key is the SQL a field sorts by; remaining_budget as CampaignState.remaining has it."""
+    if field == "remaining_budget":
+        return func.greatest(campaigns.c.budget - campaigns.c.spent, 0)
+    return campaigns.c[field]
 
 
-def decode_page_token(token: str) -> str:
-    """decode_page_token reads the last id of the previous page."""
-    try:
-        return base64.urlsafe_b64decode(token.encode()).decode()
-    except (ValueError, UnicodeDecodeError):
-        raise ValidationError("page_token", "is not a token from a previous page") from None
+def cursor(record: CampaignRecord, order: Order) -> Cursor:
+    """cursor is a record's sort key in order, as _sort_key computes it in SQL."""
+    state, spec = record.state, record.state.spec
+    values: dict[str, SortValue] = {
+        "campaign_id": spec.campaign_id,
+        "text": spec.text,
+        "category": spec.category,
+        "status": str(state.status),
+        "target_city": spec.targeting.city,
+        "cpc": spec.cpc,
+        "cpa": spec.cpa,
+        "cpm": record.cpm,
+        "budget": spec.budget,
+        "spent": state.spent,
+        "remaining_budget": state.remaining,
+        "created_at": _naive(record.created_at),
+        "updated_at": _naive(record.updated_at),
+    }
+    return Cursor(values[order.field], spec.campaign_id)
 
 
 def list_page(
-    connection: Connection, filters: Mapping[str, str], page_size: int, after: str | None
+    connection: Connection,
+    filters: Mapping[str, str],
+    page_size: int,
+    order: Order = BY_ID,
+    after: Cursor | None = None,
 ) -> tuple[Sequence[CampaignRecord], int]:
-    """list_page reads one page ordered by campaign_id, and how many match in all."""
+    """list_page reads one page in order (ties by campaign_id), and how many match in all."""
     conditions = [campaigns.c[key] == value for key, value in filters.items()]
     total = connection.execute(
         select(func.count()).select_from(campaigns).where(*conditions)
     ).scalar_one()
-    query = select(campaigns).where(*conditions).order_by(campaigns.c.campaign_id)
+    key, campaign_id = _sort_key(order.field), campaigns.c.campaign_id
+    query = select(campaigns).where(*conditions)
     if after is not None:
-        query = query.where(campaigns.c.campaign_id > after)
+        beyond = key < after.value if order.descending else key > after.value
+        query = query.where(or_(beyond, and_(key == after.value, campaign_id > after.campaign_id)))
+    query = query.order_by(key.desc() if order.descending else key.asc(), campaign_id.asc())
     rows = connection.execute(query.limit(page_size)).mappings().all()
     return [from_row(row) for row in rows], int(total)
 

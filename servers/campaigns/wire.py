@@ -12,10 +12,11 @@ from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from adplatform.v1 import campaign_pb2, events_pb2
+from adplatform.v1 import campaign_pb2, campaign_service_pb2, events_pb2
 from google.protobuf.message import DecodeError
 
 from servers.campaigns.feed import NESTED_FIELDS, parse_nested
+from servers.campaigns.kpis import KpiPoint, Totals
 from servers.campaigns.model import Action
 from servers.campaigns.pacing import roll_over
 from servers.campaigns.store import CampaignRecord
@@ -118,6 +119,31 @@ def to_proto(record: CampaignRecord, now: datetime, tz: ZoneInfo) -> campaign_pb
     campaign.created_at.FromDatetime(record.created_at)
     campaign.updated_at.FromDatetime(record.updated_at)
     return campaign
+
+
+def stats_to_proto(totals: Totals) -> campaign_pb2.CampaignStats:
+    """stats_to_proto renders a campaign's delivery totals."""
+    return campaign_pb2.CampaignStats(
+        impressions=totals.impressions,
+        clicks=totals.clicks,
+        acquisitions=totals.acquisitions,
+        ctr=float(totals.ctr),  # a ratio for display and charts, not money
+    )
+
+
+def kpi_point_to_proto(point: KpiPoint) -> campaign_service_pb2.CampaignKpiPoint:
+    """kpi_point_to_proto renders one minute of KPIs; money stays an exact decimal string."""
+    message = campaign_service_pb2.CampaignKpiPoint(
+        impressions=point.impressions,
+        clicks=point.clicks,
+        acquisitions=point.acquisitions,
+        ctr=float(point.ctr),
+        conversion_rate=float(point.conversion_rate),
+        spend=format_money(point.spend),
+        ecpm=format_money(point.ecpm),
+    )
+    message.minute.FromDatetime(point.minute)
+    return message
 
 
 def encode_instruction(

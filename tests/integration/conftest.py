@@ -4,20 +4,17 @@ One stack per test session, on free ports in a fresh run directory, torn down at
 (teardown also proves `stack down` leaves none of its processes behind). To iterate faster,
 ADPLATFORM_TEST_STACK_DIR=<dir> reuses a stack kept in <dir> between runs and
 ADPLATFORM_TEST_KEEP_STACK=1 leaves it running.
+
+The session `stack` fixture itself lives in tests/conftest.py, so the end-to-end suite
+(tests/e2e) shares the same stack; its settings come from stack_settings here.
 """
 
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from deploy.stack import launcher
 from deploy.stack.net import free_port
-from deploy.stack.process import alive
 from servers.settings import Settings
 
 PORT_FIELDS = (
@@ -31,6 +28,10 @@ PORT_FIELDS = (
     "feedback_port",
     "admanager_port",
     "metastore_port",
+    "campaign_metrics_port",
+    "adserver_metrics_port",
+    "feedback_metrics_port",
+    "admanager_metrics_port",
 )
 
 
@@ -48,23 +49,3 @@ def _ports(run_dir: Path) -> dict[str, int]:
 def stack_settings(run_dir: Path) -> Settings:
     """stack_settings are the settings of a test stack in run_dir (no outside overrides)."""
     return Settings(run_dir=run_dir, **_ports(run_dir))
-
-
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    """stack is a running local stack for the whole session; yields its settings."""
-    kept = os.environ.get("ADPLATFORM_TEST_STACK_DIR")
-    run_dir = Path(kept).resolve() if kept else tmp_path_factory.mktemp("stack")
-    settings = stack_settings(run_dir)
-    try:
-        launcher.up(settings, report=lambda line: None)
-    except BaseException:
-        launcher.down(settings, report=lambda line: None)
-        raise
-    yield settings
-    if os.environ.get("ADPLATFORM_TEST_KEEP_STACK") == "1":
-        return
-    pids = [row.pid for row in launcher.status(settings) if row.pid]
-    launcher.down(settings, report=lambda line: None)
-    survivors = [pid for pid in pids if alive(pid)]
-    assert not survivors, f"stack down left processes behind: {survivors}"

@@ -127,6 +127,7 @@ class Campaign(_message.Message):
     CURRENT_SLOT_BUDGET_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
     UPDATED_AT_FIELD_NUMBER: _builtins.int
+    STATS_FIELD_NUMBER: _builtins.int
     campaign_id: _builtins.str
     """campaign_id identifies the campaign; clients may supply it for idempotent retries."""
     text: _builtins.str
@@ -187,6 +188,10 @@ class Campaign(_message.Message):
     def updated_at(self) -> _timestamp_pb2.Timestamp:
         """updated_at is when the campaign last changed (read only)."""
 
+    @_builtins.property
+    def stats(self) -> Global___CampaignStats:
+        """stats is what the campaign has delivered so far (read only; set by GetCampaign and ListCampaigns)."""
+
     def __init__(
         self,
         *,
@@ -214,11 +219,46 @@ class Campaign(_message.Message):
         current_slot_budget: _builtins.str = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
         updated_at: _timestamp_pb2.Timestamp | None = ...,
+        stats: Global___CampaignStats | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "date_range", b"date_range", "target_age_range", b"target_age_range", "time_range", b"time_range", "updated_at", b"updated_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "date_range", b"date_range", "stats", b"stats", "target_age_range", b"target_age_range", "time_range", b"time_range", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["budget", b"budget", "campaign_id", b"campaign_id", "category", b"category", "cpa", b"cpa", "cpc", b"cpc", "cpm", b"cpm", "created_at", b"created_at", "current_slot_budget", b"current_slot_budget", "date_range", b"date_range", "keywords", b"keywords", "remaining_budget", b"remaining_budget", "spent", b"spent", "status", b"status", "status_reason", b"status_reason", "target_age_range", b"target_age_range", "target_city", b"target_city", "target_country", b"target_country", "target_device", b"target_device", "target_gender", b"target_gender", "target_income_bucket", b"target_income_bucket", "target_state", b"target_state", "text", b"text", "time_range", b"time_range", "updated_at", b"updated_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["budget", b"budget", "campaign_id", b"campaign_id", "category", b"category", "cpa", b"cpa", "cpc", b"cpc", "cpm", b"cpm", "created_at", b"created_at", "current_slot_budget", b"current_slot_budget", "date_range", b"date_range", "keywords", b"keywords", "remaining_budget", b"remaining_budget", "spent", b"spent", "stats", b"stats", "status", b"status", "status_reason", b"status_reason", "target_age_range", b"target_age_range", "target_city", b"target_city", "target_country", b"target_country", "target_device", b"target_device", "target_gender", b"target_gender", "target_income_bucket", b"target_income_bucket", "target_state", b"target_state", "text", b"text", "time_range", b"time_range", "updated_at", b"updated_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Campaign: _TypeAlias = Campaign  # noqa: Y015
+
+@_typing.final
+class CampaignStats(_message.Message):
+    """CampaignStats is a campaign's delivery totals, counted from the recorded feedback."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IMPRESSIONS_FIELD_NUMBER: _builtins.int
+    CLICKS_FIELD_NUMBER: _builtins.int
+    ACQUISITIONS_FIELD_NUMBER: _builtins.int
+    CTR_FIELD_NUMBER: _builtins.int
+    impressions: _builtins.int
+    """impressions is the number of displayed ads that got feedback (one per served request id)."""
+    clicks: _builtins.int
+    """clicks is how many of those ads were clicked."""
+    acquisitions: _builtins.int
+    """acquisitions is how many of those ads led to a purchase."""
+    ctr: _builtins.float
+    """ctr is the click-through rate, clicks / impressions (0 without impressions)."""
+    def __init__(
+        self,
+        *,
+        impressions: _builtins.int = ...,
+        clicks: _builtins.int = ...,
+        acquisitions: _builtins.int = ...,
+        ctr: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["acquisitions", b"acquisitions", "clicks", b"clicks", "ctr", b"ctr", "impressions", b"impressions"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CampaignStats: _TypeAlias = CampaignStats  # noqa: Y015

@@ -25,9 +25,10 @@ _sym_db = _symbol_database.Default()
 from adplatform.v1 import campaign_pb2 as adplatform_dot_v1_dot_campaign__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$adplatform/v1/campaign_service.proto\x12\radplatform.v1\x1a\x1c\x61\x64platform/v1/campaign.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\"B\n\x15\x43reateCampaignRequest\x12)\n\x08\x63\x61mpaign\x18\x01 \x01(\x0b\x32\x17.adplatform.v1.Campaign\"C\n\x16\x43reateCampaignResponse\x12)\n\x08\x63\x61mpaign\x18\x01 \x01(\x0b\x32\x17.adplatform.v1.Campaign\"\x88\x01\n\x15UpdateCampaignRequest\x12\x13\n\x0b\x63\x61mpaign_id\x18\x01 \x01(\t\x12)\n\x08\x63\x61mpaign\x18\x02 \x01(\x0b\x32\x17.adplatform.v1.Campaign\x12/\n\x0bupdate_mask\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"C\n\x16UpdateCampaignResponse\x12)\n\x08\x63\x61mpaign\x18\x01 \x01(\x0b\x32\x17.adplatform.v1.Campaign\":\n\x13StopCampaignRequest\x12\x13\n\x0b\x63\x61mpaign_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"A\n\x14StopCampaignResponse\x12)\n\x08\x63\x61mpaign\x18\x01 \x01(\x0b\x32\x17.adplatform.v1.Campaign\")\n\x12GetCampaignRequest\x12\x13\n\x0b\x63\x61mpaign_id\x18\x01 \x01(\t\"@\n\x13GetCampaignResponse\x12)\n\x08\x63\x61mpaign\x18\x01 \x01(\x0b\x32\x17.adplatform.v1.Campaign\"M\n\x14ListCampaignsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x03 \x01(\t\"p\n\x15ListCampaignsResponse\x12*\n\tcampaigns\x18\x01 \x03(\x0b\x32\x17.adplatform.v1.Campaign\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x05\x32\x95\x05\n\x0f\x43\x61mpaignService\x12~\n\x0e\x43reateCampaign\x12$.adplatform.v1.CreateCampaignRequest\x1a%.adplatform.v1.CreateCampaignResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\"\r/v1/campaigns:\x08\x63\x61mpaign\x12\x8c\x01\n\x0eUpdateCampaign\x12$.adplatform.v1.UpdateCampaignRequest\x1a%.adplatform.v1.UpdateCampaignResponse\"-\x82\xd3\xe4\x93\x02\'2\x1b/v1/campaigns/{campaign_id}:\x08\x63\x61mpaign\x12\x84\x01\n\x0cStopCampaign\x12\".adplatform.v1.StopCampaignRequest\x1a#.adplatform.v1.StopCampaignResponse\"+\x82\xd3\xe4\x93\x02%\" /v1/campaigns/{campaign_id}:stop:\x01*\x12y\n\x0bGetCampaign\x12!.adplatform.v1.GetCampaignRequest\x1a\".adplatform.v1.GetCampaignResponse\"#\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/campaigns/{campaign_id}\x12q\n\rListCampaigns\x12#.adplatform.v1.ListCampaignsRequest\x1a$.adplatform.v1.ListCampaignsResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/campaignsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$adplatform/v1/campaign_service.proto\x12\radplatform.v1\x1a\x1c\x61\x64platform/v1/campaign.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"B\n\x15\x43reateCampaignRequest\x12)\n\x08\x63\x61mpaign\x18\x01 \x01(\x0b\x32\x17.adplatform.v1.Campaign\"C\n\x16\x43reateCampaignResponse\x12)\n\x08\x63\x61mpaign\x18\x01 \x01(\x0b\x32\x17.adplatform.v1.Campaign\"\x88\x01\n\x15UpdateCampaignRequest\x12\x13\n\x0b\x63\x61mpaign_id\x18\x01 \x01(\t\x12)\n\x08\x63\x61mpaign\x18\x02 \x01(\x0b\x32\x17.adplatform.v1.Campaign\x12/\n\x0bupdate_mask\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"C\n\x16UpdateCampaignResponse\x12)\n\x08\x63\x61mpaign\x18\x01 \x01(\x0b\x32\x17.adplatform.v1.Campaign\":\n\x13StopCampaignRequest\x12\x13\n\x0b\x63\x61mpaign_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"A\n\x14StopCampaignResponse\x12)\n\x08\x63\x61mpaign\x18\x01 \x01(\x0b\x32\x17.adplatform.v1.Campaign\")\n\x12GetCampaignRequest\x12\x13\n\x0b\x63\x61mpaign_id\x18\x01 \x01(\t\"@\n\x13GetCampaignResponse\x12)\n\x08\x63\x61mpaign\x18\x01 \x01(\x0b\x32\x17.adplatform.v1.Campaign\"_\n\x14ListCampaignsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x03 \x01(\t\x12\x10\n\x08order_by\x18\x04 \x01(\t\"p\n\x15ListCampaignsResponse\x12*\n\tcampaigns\x18\x01 \x03(\x0b\x32\x17.adplatform.v1.Campaign\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x05\">\n\x16GetCampaignKpisRequest\x12\x13\n\x0b\x63\x61mpaign_id\x18\x01 \x01(\t\x12\x0f\n\x07minutes\x18\x02 \x01(\x05\"J\n\x17GetCampaignKpisResponse\x12/\n\x06points\x18\x01 \x03(\x0b\x32\x1f.adplatform.v1.CampaignKpiPoint\"\xbc\x01\n\x10\x43\x61mpaignKpiPoint\x12*\n\x06minute\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bimpressions\x18\x02 \x01(\x03\x12\x0e\n\x06\x63licks\x18\x03 \x01(\x03\x12\x14\n\x0c\x61\x63quisitions\x18\x04 \x01(\x03\x12\x0b\n\x03\x63tr\x18\x05 \x01(\x01\x12\x17\n\x0f\x63onversion_rate\x18\x06 \x01(\x01\x12\r\n\x05spend\x18\x07 \x01(\t\x12\x0c\n\x04\x65\x63pm\x18\x08 \x01(\t2\xa2\x06\n\x0f\x43\x61mpaignService\x12~\n\x0e\x43reateCampaign\x12$.adplatform.v1.CreateCampaignRequest\x1a%.adplatform.v1.CreateCampaignResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\"\r/v1/campaigns:\x08\x63\x61mpaign\x12\x8c\x01\n\x0eUpdateCampaign\x12$.adplatform.v1.UpdateCampaignRequest\x1a%.adplatform.v1.UpdateCampaignResponse\"-\x82\xd3\xe4\x93\x02\'2\x1b/v1/campaigns/{campaign_id}:\x08\x63\x61mpaign\x12\x84\x01\n\x0cStopCampaign\x12\".adplatform.v1.StopCampaignRequest\x1a#.adplatform.v1.StopCampaignResponse\"+\x82\xd3\xe4\x93\x02%\" /v1/campaigns/{campaign_id}:stop:\x01*\x12y\n\x0bGetCampaign\x12!.adplatform.v1.GetCampaignRequest\x1a\".adplatform.v1.GetCampaignResponse\"#\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/campaigns/{campaign_id}\x12q\n\rListCampaigns\x12#.adplatform.v1.ListCampaignsRequest\x1a$.adplatform.v1.ListCampaignsResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/campaigns\x12\x8a\x01\n\x0fGetCampaignKpis\x12%.adplatform.v1.GetCampaignKpisRequest\x1a&.adplatform.v1.GetCampaignKpisResponse\"(\x82\xd3\xe4\x93\x02\"\x12 /v1/campaigns/{campaign_id}/kpisb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,26 +45,34 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CAMPAIGNSERVICE'].methods_by_name['GetCampaign']._serialized_options = b'\202\323\344\223\002\035\022\033/v1/campaigns/{campaign_id}'
   _globals['_CAMPAIGNSERVICE'].methods_by_name['ListCampaigns']._loaded_options = None
   _globals['_CAMPAIGNSERVICE'].methods_by_name['ListCampaigns']._serialized_options = b'\202\323\344\223\002\017\022\r/v1/campaigns'
-  _globals['_CREATECAMPAIGNREQUEST']._serialized_start=149
-  _globals['_CREATECAMPAIGNREQUEST']._serialized_end=215
-  _globals['_CREATECAMPAIGNRESPONSE']._serialized_start=217
-  _globals['_CREATECAMPAIGNRESPONSE']._serialized_end=284
-  _globals['_UPDATECAMPAIGNREQUEST']._serialized_start=287
-  _globals['_UPDATECAMPAIGNREQUEST']._serialized_end=423
-  _globals['_UPDATECAMPAIGNRESPONSE']._serialized_start=425
-  _globals['_UPDATECAMPAIGNRESPONSE']._serialized_end=492
-  _globals['_STOPCAMPAIGNREQUEST']._serialized_start=494
-  _globals['_STOPCAMPAIGNREQUEST']._serialized_end=552
-  _globals['_STOPCAMPAIGNRESPONSE']._serialized_start=554
-  _globals['_STOPCAMPAIGNRESPONSE']._serialized_end=619
-  _globals['_GETCAMPAIGNREQUEST']._serialized_start=621
-  _globals['_GETCAMPAIGNREQUEST']._serialized_end=662
-  _globals['_GETCAMPAIGNRESPONSE']._serialized_start=664
-  _globals['_GETCAMPAIGNRESPONSE']._serialized_end=728
-  _globals['_LISTCAMPAIGNSREQUEST']._serialized_start=730
-  _globals['_LISTCAMPAIGNSREQUEST']._serialized_end=807
-  _globals['_LISTCAMPAIGNSRESPONSE']._serialized_start=809
-  _globals['_LISTCAMPAIGNSRESPONSE']._serialized_end=921
-  _globals['_CAMPAIGNSERVICE']._serialized_start=924
-  _globals['_CAMPAIGNSERVICE']._serialized_end=1585
+  _globals['_CAMPAIGNSERVICE'].methods_by_name['GetCampaignKpis']._loaded_options = None
+  _globals['_CAMPAIGNSERVICE'].methods_by_name['GetCampaignKpis']._serialized_options = b'\202\323\344\223\002\"\022 /v1/campaigns/{campaign_id}/kpis'
+  _globals['_CREATECAMPAIGNREQUEST']._serialized_start=182
+  _globals['_CREATECAMPAIGNREQUEST']._serialized_end=248
+  _globals['_CREATECAMPAIGNRESPONSE']._serialized_start=250
+  _globals['_CREATECAMPAIGNRESPONSE']._serialized_end=317
+  _globals['_UPDATECAMPAIGNREQUEST']._serialized_start=320
+  _globals['_UPDATECAMPAIGNREQUEST']._serialized_end=456
+  _globals['_UPDATECAMPAIGNRESPONSE']._serialized_start=458
+  _globals['_UPDATECAMPAIGNRESPONSE']._serialized_end=525
+  _globals['_STOPCAMPAIGNREQUEST']._serialized_start=527
+  _globals['_STOPCAMPAIGNREQUEST']._serialized_end=585
+  _globals['_STOPCAMPAIGNRESPONSE']._serialized_start=587
+  _globals['_STOPCAMPAIGNRESPONSE']._serialized_end=652
+  _globals['_GETCAMPAIGNREQUEST']._serialized_start=654
+  _globals['_GETCAMPAIGNREQUEST']._serialized_end=695
+  _globals['_GETCAMPAIGNRESPONSE']._serialized_start=697
+  _globals['_GETCAMPAIGNRESPONSE']._serialized_end=761
+  _globals['_LISTCAMPAIGNSREQUEST']._serialized_start=763
+  _globals['_LISTCAMPAIGNSREQUEST']._serialized_end=858
+  _globals['_LISTCAMPAIGNSRESPONSE']._serialized_start=860
+  _globals['_LISTCAMPAIGNSRESPONSE']._serialized_end=972
+  _globals['_GETCAMPAIGNKPISREQUEST']._serialized_start=974
+  _globals['_GETCAMPAIGNKPISREQUEST']._serialized_end=1036
+  _globals['_GETCAMPAIGNKPISRESPONSE']._serialized_start=1038
+  _globals['_GETCAMPAIGNKPISRESPONSE']._serialized_end=1112
+  _globals['_CAMPAIGNKPIPOINT']._serialized_start=1115
+  _globals['_CAMPAIGNKPIPOINT']._serialized_end=1303
+  _globals['_CAMPAIGNSERVICE']._serialized_start=1306
+  _globals['_CAMPAIGNSERVICE']._serialized_end=2108
 # @@protoc_insertion_point(module_scope)

@@ -8,6 +8,7 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 import builtins as _builtins
 import sys
@@ -231,22 +232,26 @@ class ListCampaignsRequest(_message.Message):
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     FILTER_FIELD_NUMBER: _builtins.int
+    ORDER_BY_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
     """page_size is the most campaigns to return (default 50, at most 1000)."""
     page_token: _builtins.str
     """page_token continues from a previous response's next_page_token."""
     filter: _builtins.str
     """filter narrows the list, e.g. "status=ACTIVE category=Electronics"."""
+    order_by: _builtins.str
+    """order_by sorts the list by one field, ascending or with " desc", e.g. "spent desc"; default campaign_id."""
     def __init__(
         self,
         *,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
         filter: _builtins.str = ...,
+        order_by: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "order_by", b"order_by", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -267,7 +272,7 @@ class ListCampaignsResponse(_message.Message):
     """total_size is the number of campaigns matching the filter."""
     @_builtins.property
     def campaigns(self) -> _containers.RepeatedCompositeFieldContainer[_campaign_pb2.Campaign]:
-        """campaigns is this page, ordered by campaign_id."""
+        """campaigns is this page, in order_by order (ties and the default: by campaign_id)."""
 
     def __init__(
         self,
@@ -283,3 +288,105 @@ class ListCampaignsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListCampaignsResponse: _TypeAlias = ListCampaignsResponse  # noqa: Y015
+
+@_typing.final
+class GetCampaignKpisRequest(_message.Message):
+    """GetCampaignKpisRequest names the campaign and how far back to read its KPIs."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CAMPAIGN_ID_FIELD_NUMBER: _builtins.int
+    MINUTES_FIELD_NUMBER: _builtins.int
+    campaign_id: _builtins.str
+    """campaign_id identifies the campaign."""
+    minutes: _builtins.int
+    """minutes is the window to read, ending now (default 60, at most 10080: one week)."""
+    def __init__(
+        self,
+        *,
+        campaign_id: _builtins.str = ...,
+        minutes: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign_id", b"campaign_id", "minutes", b"minutes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCampaignKpisRequest: _TypeAlias = GetCampaignKpisRequest  # noqa: Y015
+
+@_typing.final
+class GetCampaignKpisResponse(_message.Message):
+    """GetCampaignKpisResponse carries the campaign's KPIs minute by minute."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POINTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def points(self) -> _containers.RepeatedCompositeFieldContainer[Global___CampaignKpiPoint]:
+        """points are the window's minutes that have KPIs, oldest first."""
+
+    def __init__(
+        self,
+        *,
+        points: _abc.Iterable[Global___CampaignKpiPoint] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["points", b"points"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCampaignKpisResponse: _TypeAlias = GetCampaignKpisResponse  # noqa: Y015
+
+@_typing.final
+class CampaignKpiPoint(_message.Message):
+    """CampaignKpiPoint is one minute of a campaign's KPIs."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MINUTE_FIELD_NUMBER: _builtins.int
+    IMPRESSIONS_FIELD_NUMBER: _builtins.int
+    CLICKS_FIELD_NUMBER: _builtins.int
+    ACQUISITIONS_FIELD_NUMBER: _builtins.int
+    CTR_FIELD_NUMBER: _builtins.int
+    CONVERSION_RATE_FIELD_NUMBER: _builtins.int
+    SPEND_FIELD_NUMBER: _builtins.int
+    ECPM_FIELD_NUMBER: _builtins.int
+    impressions: _builtins.int
+    """impressions is the number of displayed ads with feedback in the minute."""
+    clicks: _builtins.int
+    """clicks is how many of them were clicked."""
+    acquisitions: _builtins.int
+    """acquisitions is how many of them led to a purchase."""
+    ctr: _builtins.float
+    """ctr is clicks / impressions in the minute."""
+    conversion_rate: _builtins.float
+    """conversion_rate is the minute's conversion rate as the KPI stream computes it."""
+    spend: _builtins.str
+    """spend is what the campaign was charged in the minute, a decimal string."""
+    ecpm: _builtins.str
+    """ecpm is the effective cost per thousand impressions in the minute, a decimal string."""
+    @_builtins.property
+    def minute(self) -> _timestamp_pb2.Timestamp:
+        """minute is the start of the minute (UTC)."""
+
+    def __init__(
+        self,
+        *,
+        minute: _timestamp_pb2.Timestamp | None = ...,
+        impressions: _builtins.int = ...,
+        clicks: _builtins.int = ...,
+        acquisitions: _builtins.int = ...,
+        ctr: _builtins.float = ...,
+        conversion_rate: _builtins.float = ...,
+        spend: _builtins.str = ...,
+        ecpm: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["minute", b"minute"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["acquisitions", b"acquisitions", "clicks", b"clicks", "conversion_rate", b"conversion_rate", "ctr", b"ctr", "ecpm", b"ecpm", "impressions", b"impressions", "minute", b"minute", "spend", b"spend"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CampaignKpiPoint: _TypeAlias = CampaignKpiPoint  # noqa: Y015

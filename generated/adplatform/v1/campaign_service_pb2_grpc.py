@@ -61,6 +61,11 @@ class CampaignServiceStub:
                 request_serializer=adplatform_dot_v1_dot_campaign__service__pb2.ListCampaignsRequest.SerializeToString,
                 response_deserializer=adplatform_dot_v1_dot_campaign__service__pb2.ListCampaignsResponse.FromString,
                 _registered_method=True)
+        self.GetCampaignKpis = channel.unary_unary(
+                '/adplatform.v1.CampaignService/GetCampaignKpis',
+                request_serializer=adplatform_dot_v1_dot_campaign__service__pb2.GetCampaignKpisRequest.SerializeToString,
+                response_deserializer=adplatform_dot_v1_dot_campaign__service__pb2.GetCampaignKpisResponse.FromString,
+                _registered_method=True)
 
 
 class CampaignServiceServicer:
@@ -103,6 +108,13 @@ class CampaignServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetCampaignKpis(self, request, context):
+        """GetCampaignKpis reads a campaign's per-minute KPIs, as the Spark KPI stream wrote them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CampaignServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -130,6 +142,11 @@ def add_CampaignServiceServicer_to_server(servicer, server):
                     servicer.ListCampaigns,
                     request_deserializer=adplatform_dot_v1_dot_campaign__service__pb2.ListCampaignsRequest.FromString,
                     response_serializer=adplatform_dot_v1_dot_campaign__service__pb2.ListCampaignsResponse.SerializeToString,
+            ),
+            'GetCampaignKpis': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCampaignKpis,
+                    request_deserializer=adplatform_dot_v1_dot_campaign__service__pb2.GetCampaignKpisRequest.FromString,
+                    response_serializer=adplatform_dot_v1_dot_campaign__service__pb2.GetCampaignKpisResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -269,6 +286,33 @@ class CampaignService:
             '/adplatform.v1.CampaignService/ListCampaigns',
             adplatform_dot_v1_dot_campaign__service__pb2.ListCampaignsRequest.SerializeToString,
             adplatform_dot_v1_dot_campaign__service__pb2.ListCampaignsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCampaignKpis(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/adplatform.v1.CampaignService/GetCampaignKpis',
+            adplatform_dot_v1_dot_campaign__service__pb2.GetCampaignKpisRequest.SerializeToString,
+            adplatform_dot_v1_dot_campaign__service__pb2.GetCampaignKpisResponse.FromString,
             options,
             channel_credentials,
             insecure,

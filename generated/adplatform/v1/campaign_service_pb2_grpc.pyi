@@ -45,6 +45,8 @@ class CampaignServiceStub:
     """GetCampaign reads one campaign with its status, budget, spend and slot budget."""
     ListCampaigns: _grpc.UnaryUnaryMultiCallable[_campaign_service_pb2.ListCampaignsRequest, _campaign_service_pb2.ListCampaignsResponse]
     """ListCampaigns reads campaigns page by page, optionally filtered."""
+    GetCampaignKpis: _grpc.UnaryUnaryMultiCallable[_campaign_service_pb2.GetCampaignKpisRequest, _campaign_service_pb2.GetCampaignKpisResponse]
+    """GetCampaignKpis reads a campaign's per-minute KPIs, as the Spark KPI stream wrote them."""
 
 @_typing.type_check_only
 class CampaignServiceAsyncStub(CampaignServiceStub):
@@ -63,6 +65,8 @@ class CampaignServiceAsyncStub(CampaignServiceStub):
     """GetCampaign reads one campaign with its status, budget, spend and slot budget."""
     ListCampaigns: _aio.UnaryUnaryMultiCallable[_campaign_service_pb2.ListCampaignsRequest, _campaign_service_pb2.ListCampaignsResponse]  # type: ignore[assignment]
     """ListCampaigns reads campaigns page by page, optionally filtered."""
+    GetCampaignKpis: _aio.UnaryUnaryMultiCallable[_campaign_service_pb2.GetCampaignKpisRequest, _campaign_service_pb2.GetCampaignKpisResponse]  # type: ignore[assignment]
+    """GetCampaignKpis reads a campaign's per-minute KPIs, as the Spark KPI stream wrote them."""
 
 class CampaignServiceServicer(metaclass=_abc_1.ABCMeta):
     """CampaignService lets campaign managers create, change, stop and inspect campaigns.
@@ -108,5 +112,13 @@ class CampaignServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_campaign_service_pb2.ListCampaignsResponse, _abc.Awaitable[_campaign_service_pb2.ListCampaignsResponse]]:
         """ListCampaigns reads campaigns page by page, optionally filtered."""
+
+    @_abc_1.abstractmethod
+    def GetCampaignKpis(
+        self,
+        request: _campaign_service_pb2.GetCampaignKpisRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_campaign_service_pb2.GetCampaignKpisResponse, _abc.Awaitable[_campaign_service_pb2.GetCampaignKpisResponse]]:
+        """GetCampaignKpis reads a campaign's per-minute KPIs, as the Spark KPI stream wrote them."""
 
 def add_CampaignServiceServicer_to_server(servicer: CampaignServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
