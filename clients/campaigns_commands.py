@@ -10,9 +10,10 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
-from datetime import date
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
+from zoneinfo import ZoneInfo
 
 import grpc
 from adplatform.v1 import campaign_pb2, campaign_service_pb2
@@ -151,7 +152,8 @@ def _load_feed(args: argparse.Namespace, settings: Settings) -> int:
     from clients import feed_loader
 
     path = Path(args.file)
-    today = date.today() if args.shift_dates_to_now else None
+    # "Today" in the platform's time zone, where campaign windows are read.
+    today = datetime.now(ZoneInfo(settings.timezone)).date() if args.shift_dates_to_now else None
     messages = feed_loader.read_messages(path, shift_to=today)
     with Progress() as bar:
         task = bar.add_task(f"publishing {path.name}", total=len(messages))

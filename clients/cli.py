@@ -17,11 +17,31 @@ Handler = Callable[[argparse.Namespace, Settings], int]
 
 def parser() -> argparse.ArgumentParser:
     """parser builds the command line: one sub-command per area of the platform."""
-    from clients import auth_commands, campaigns_commands, stack_commands, users_commands
+    from clients import (
+        archive_commands,
+        auth_commands,
+        campaigns_commands,
+        demo,
+        report_commands,
+        stack_commands,
+        users_commands,
+    )
+    from clients.bench import commands as bench_commands
+    from clients.simulator import commands as simulator_commands
 
     root = argparse.ArgumentParser(prog="adplatform", description=__doc__)
     areas = root.add_subparsers(dest="area", required=True)
-    for area in (stack_commands, campaigns_commands, auth_commands, users_commands):
+    for area in (
+        stack_commands,
+        campaigns_commands,
+        auth_commands,
+        users_commands,
+        simulator_commands,
+        bench_commands,
+        report_commands,
+        archive_commands,
+        demo,
+    ):
         area.register(areas)
     return root
 

@@ -13,13 +13,14 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 
 from servers.admanager.consumer import GROUP_ID
-from servers.campaigns.feed import first_date, shift_message
+from servers.campaigns.feed import first_date, live_shift, shift_message
 from servers.messaging.publisher import producer_config
 from servers.settings import Settings
 
@@ -43,6 +44,14 @@ def read_messages(path: Path, shift_to: date | None = None) -> list[dict[str, ob
         days = (shift_to - first_date(rows)).days
         rows = [shift_message(row, days) for row in rows]
     return rows
+
+
+def read_live_messages(path: Path, settings: Settings) -> list[dict[str, object]]:
+    """read_live_messages reads the feed moved by whole days so the most campaigns serve now."""
+    rows = read_messages(path)
+    tz = ZoneInfo(settings.timezone)
+    days = live_shift(rows, datetime.now(UTC), tz)
+    return [shift_message(row, days) for row in rows]
 
 
 def _paced(count: int, rate: float | None) -> Iterator[int]:

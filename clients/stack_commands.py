@@ -11,7 +11,7 @@ from servers.settings import Settings
 def _up(args: argparse.Namespace, settings: Settings) -> int:
     from deploy.stack import launcher
 
-    launcher.up(settings)
+    launcher.up(settings.model_copy(update={"bi_server": True}) if args.bi else settings)
     return 0
 
 
@@ -34,8 +34,31 @@ def _status(args: argparse.Namespace, settings: Settings) -> int:
         mode = "managed" if row.managed else "external"
         health = "[green]healthy[/]" if row.healthy else "[red]down[/]"
         table.add_row(row.name, mode, str(row.pid or "-"), health, row.endpoint)
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    console.print(_metrics_table(settings))
     return 0 if all(row.healthy for row in rows) else 3
+
+
+def _metrics_table(settings: Settings) -> object:
+    """_metrics_table shows each server's traffic, errors, p99 and business counters."""
+    from rich.table import Table
+
+    from deploy.stack import launcher, scrape
+    from deploy.stack.services import GrpcService
+
+    table = Table("server", "requests", "errors", "p99 ms", "business", title="key metrics")
+    for part in launcher.all_parts(settings):
+        if not isinstance(part, GrpcService):
+            continue
+        seen = scrape.scrape(part)
+        if seen is None:
+            table.add_row(part.name, "-", "-", "-", "metrics unavailable")
+            continue
+        business = "  ".join(f"{key}={value:,.6g}" for key, value in sorted(seen.extra.items()))
+        p99 = f"{seen.p99_ms:g}" if seen.p99_ms is not None else "-"
+        table.add_row(part.name, f"{seen.requests:,.0f}", f"{seen.errors:,.0f}", p99, business)
+    return table
 
 
 def _env(args: argparse.Namespace, settings: Settings) -> int:
@@ -80,7 +103,9 @@ def register(areas: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     stack = areas.add_parser("stack", help="run the local stack").add_subparsers(
         dest="command", required=True
     )
-    stack.add_parser("up", help="start every part and wait until healthy").set_defaults(handler=_up)
+    up = stack.add_parser("up", help="start every part and wait until healthy")
+    up.add_argument("--bi", action="store_true", help="also start the Thrift JDBC server for BI")
+    up.set_defaults(handler=_up)
     stack.add_parser("down", help="stop everything the stack started").set_defaults(handler=_down)
     stack.add_parser("status", help="show each part's health").set_defaults(handler=_status)
     stack.add_parser("env", help="print export lines for the stack's addresses").set_defaults(

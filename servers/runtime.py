@@ -19,7 +19,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from servers import logs
+from servers import logs, metrics
 from servers.settings import Settings
 from servers.status import DomainErrorInterceptor
 
@@ -47,12 +47,13 @@ class ServerSpec:
     on_stop: Sequence[Callable[[], Awaitable[None]]] = field(default_factory=list)
     reuse_port: bool = False
     ready: threading.Event | None = None  # when given, SERVING waits until it is set
+    metrics_port: int | None = None  # Prometheus exporter of this process, if any
 
 
 async def serve(settings: Settings, spec: ServerSpec) -> None:
     """serve runs the server until SIGTERM/SIGINT, then shuts it down gracefully."""
     server = grpc.aio.server(
-        interceptors=[DomainErrorInterceptor()],
+        interceptors=[metrics.MetricsInterceptor(), DomainErrorInterceptor()],
         options=[
             ("grpc.so_reuseport", 1 if spec.reuse_port else 0),
             ("grpc.max_receive_message_length", settings.max_request_bytes * 16),
@@ -82,6 +83,8 @@ async def serve(settings: Settings, spec: ServerSpec) -> None:
         loop.add_signal_handler(signum, stopping.set)
 
     await server.start()
+    if spec.metrics_port is not None:
+        metrics.serve(settings.host, spec.metrics_port)
     log.info("%s listening on %s", spec.name, address)
 
     async def serving(stopping: asyncio.Event) -> None:

@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     adserver_port: int = 17002
     feedback_port: int = 17003
     admanager_port: int = 17004
+    campaign_metrics_port: int = 17101
+    adserver_metrics_port: int = 17102
+    feedback_metrics_port: int = 17103
+    admanager_metrics_port: int = 17104
     campaign_addr: str | None = None
     adserver_addr: str | None = None
     feedback_addr: str | None = None
@@ -62,6 +66,13 @@ class Settings(BaseSettings):
     hive_metastore_uri: str | None = Field(None, description="thrift:// URI of a Hive metastore")
     spark_master: str = "local[2]"
     spark_driver_memory: str = "1g"
+    hive_database: str = Field("adplatform", description="Hive database of the archive tables")
+    spark_trigger_seconds: float = Field(10.0, description="feedback writer micro-batch interval")
+    spark_max_offsets_per_trigger: int = Field(200_000, description="Kafka records per batch")
+    kpi_watermark_seconds: int = Field(120, description="how late an event may still count")
+    kpi_table: str = Field("campaign_kpis", description="MySQL table the KPI stream upserts")
+    bi_port: int = Field(11000, description="Spark Thrift JDBC server (stack up --bi)")
+    bi_server: bool = Field(False, description="stack up also starts the Thrift server")
 
     timezone: str = Field("Asia/Kolkata", description="the platform's time zone for windows")
     home_country: str = "India"

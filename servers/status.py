@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeAlias
+from typing import Any
 
 import grpc
 from sqlalchemy.exc import OperationalError
 
 from servers.errors import DomainError, NotFoundError, UnavailableError, ValidationError
+from servers.interception import Context, UnaryBehavior, UnaryInterceptor
 
 log = logging.getLogger(__name__)
 
@@ -28,40 +28,15 @@ def status_code(error: DomainError) -> grpc.StatusCode:
     return grpc.StatusCode.FAILED_PRECONDITION
 
 
-Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
-UnaryBehavior: TypeAlias = Callable[[Any, Context], Awaitable[Any]]
-Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
-
-
-class DomainErrorInterceptor(grpc.aio.ServerInterceptor):
+class DomainErrorInterceptor(UnaryInterceptor):
     """DomainErrorInterceptor turns DomainError into the matching status and hides crashes.
 
     Unexpected exceptions become INTERNAL with a logged traceback, never a leaked message.
     """
 
-    def __init__(self) -> None:
-        self._wrapped: dict[str, Handler] = {}
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> Handler | None:
-        """intercept_service wraps each unary method once and reuses the wrapper."""
-        method = handler_call_details.method
-        cached = self._wrapped.get(method)
-        if cached is not None:
-            return cached
-        handler = await continuation(handler_call_details)
-        if handler is None or handler.unary_unary is None:
-            return handler
-        wrapped = grpc.unary_unary_rpc_method_handler(
-            _mapping_errors(method, handler.unary_unary),  # type: ignore[arg-type]
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
-        self._wrapped[method] = wrapped
-        return wrapped
+    def wrap(self, method: str, behavior: UnaryBehavior) -> UnaryBehavior:
+        """wrap adds the error mapping to one method."""
+        return _mapping_errors(method, behavior)
 
 
 def _mapping_errors(method: str, behavior: UnaryBehavior) -> UnaryBehavior:

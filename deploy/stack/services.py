@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -21,9 +23,13 @@ class GrpcService(Part):
         """port is where the server listens."""
         raise NotImplementedError
 
+    def metrics_port(self) -> int:
+        """metrics_port is where the server exports Prometheus metrics."""
+        raise NotImplementedError
+
     def ports(self) -> Sequence[int]:
-        """ports is the gRPC port."""
-        return (self.port(),)
+        """ports are the gRPC and metrics ports."""
+        return (self.port(), self.metrics_port())
 
     def endpoint(self) -> str:
         """endpoint is the gRPC address."""
@@ -60,6 +66,10 @@ class CampaignServer(GrpcService):
         """port is ADPLATFORM_CAMPAIGN_PORT."""
         return self.settings.campaign_port
 
+    def metrics_port(self) -> int:
+        """metrics_port is ADPLATFORM_CAMPAIGN_METRICS_PORT."""
+        return self.settings.campaign_metrics_port
+
 
 class AdServerProcess(GrpcService):
     """AdServerProcess runs the AdServer auction for devices."""
@@ -70,6 +80,25 @@ class AdServerProcess(GrpcService):
     def port(self) -> int:
         """port is ADPLATFORM_ADSERVER_PORT."""
         return self.settings.adserver_port
+
+    @property
+    def metrics_dir(self) -> Path:
+        """metrics_dir holds the workers' metric files (prometheus_client multiprocess mode)."""
+        return self.settings.run_dir / "metrics" / self.name
+
+    def prepare(self) -> None:
+        """prepare empties the metric files a previous run left, so counters start at 0."""
+        shutil.rmtree(self.metrics_dir, ignore_errors=True)
+        self.metrics_dir.mkdir(parents=True)
+
+    def command(self) -> tuple[Sequence[str], Mapping[str, str]]:
+        """command is the server's, with the workers' shared metrics directory."""
+        argv, env = super().command()
+        return argv, {**env, "PROMETHEUS_MULTIPROC_DIR": str(self.metrics_dir)}
+
+    def metrics_port(self) -> int:
+        """metrics_port is ADPLATFORM_ADSERVER_METRICS_PORT."""
+        return self.settings.adserver_metrics_port
 
 
 class FeedbackServer(GrpcService):
@@ -82,6 +111,10 @@ class FeedbackServer(GrpcService):
         """port is ADPLATFORM_FEEDBACK_PORT."""
         return self.settings.feedback_port
 
+    def metrics_port(self) -> int:
+        """metrics_port is ADPLATFORM_FEEDBACK_METRICS_PORT."""
+        return self.settings.feedback_metrics_port
+
 
 class AdManagerProcess(GrpcService):
     """AdManagerProcess runs the Ad Manager consumer (its port answers health checks only)."""
@@ -92,3 +125,7 @@ class AdManagerProcess(GrpcService):
     def port(self) -> int:
         """port is ADPLATFORM_ADMANAGER_PORT."""
         return self.settings.admanager_port
+
+    def metrics_port(self) -> int:
+        """metrics_port is ADPLATFORM_ADMANAGER_METRICS_PORT."""
+        return self.settings.admanager_metrics_port

@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 from sqlalchemy.exc import OperationalError
 
+from servers import metrics
 from servers.admanager.applier import Applier
 from servers.campaigns.wire import decode_instruction
 from servers.errors import ValidationError
@@ -112,9 +113,11 @@ class InstructionConsumer:
         while not stopping.is_set():
             try:
                 message = decode_instruction(record.value())
-                self.applier.apply(message, _offset(record))
+                applied = self.applier.apply(message, _offset(record))
+                metrics.INSTRUCTIONS.labels("applied" if applied else "replay").inc()
                 return True
             except ValidationError as error:
+                metrics.INSTRUCTIONS.labels("dead_letter").inc()
                 self._dead_letter(record, str(error))
                 return True
             except OperationalError as error:

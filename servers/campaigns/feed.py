@@ -14,10 +14,12 @@ import csv
 import dataclasses
 import functools
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
-from servers.campaigns.model import Instruction
+from servers.campaigns.model import Instruction, Schedule
+from servers.campaigns.schedule import is_live
 from servers.campaigns.validation import parse_action, validate_spec
 from servers.errors import ValidationError
 
@@ -111,3 +113,35 @@ def first_date(messages: Iterable[Mapping[str, object]]) -> date:
     if not starts:
         raise ValidationError("date_range", "the feed has no dated message")
     return min(starts)
+
+
+def live_shift(
+    messages: Iterable[Mapping[str, object]], now: datetime, tz: ZoneInfo, spread: int = 3
+) -> int:
+    """live_shift is the shift in days that puts the most campaigns inside their window at now.
+
+    A feed moved so its first date is today may have nothing live yet at 3 a.m.; trying the
+    shifts that put the first date up to `spread` days back finds one that serves now.
+    Each campaign counts once, by its last message's window (Stop messages included: a
+    demo's stopped campaigns are simply not served).
+    """
+    rows = list(messages)
+    today = now.astimezone(tz).date()
+    base = (today - first_date(rows)).days
+    windows: dict[str, Schedule] = {}
+    for sequence, row in enumerate(rows, start=1):
+        instruction = parse_message(row, sequence)
+        windows[instruction.spec.campaign_id] = instruction.spec.schedule
+
+    def live(days: int) -> int:
+        moved = (
+            dataclasses.replace(
+                s,
+                start_date=s.start_date + timedelta(days=days),
+                end_date=s.end_date + timedelta(days=days),
+            )
+            for s in windows.values()
+        )
+        return sum(is_live(schedule, now, tz) for schedule in moved)
+
+    return max(range(base - spread, base + 1), key=lambda days: (live(days), days))

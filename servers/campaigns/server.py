@@ -36,7 +36,11 @@ def build(config: settings.Settings) -> runtime.ServerSpec:
         ),
     )
     return runtime.ServerSpec(
-        "campaign-service", config.campaign_port, services=[service], on_stop=[close]
+        "campaign-service",
+        config.campaign_port,
+        services=[service],
+        on_stop=[close],
+        metrics_port=config.campaign_metrics_port,
     )
 
 

@@ -16,6 +16,7 @@ from confluent_kafka import KafkaError, Message, Producer
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
+from servers import metrics
 from servers.feedback import outbox
 from servers.messaging.publisher import producer_config
 
@@ -33,7 +34,6 @@ class Relay:
             producer_config(bootstrap_servers, "feedback-relay", **{"message.timeout.ms": 5000})
         )
         self.wake = threading.Event()
-        self.published = 0
 
     def run(self, stopping: threading.Event) -> None:
         """run relays until stopping is set; a wake-up or 100 ms starts the next round."""
@@ -56,7 +56,9 @@ class Relay:
         with self.engine.begin() as connection:
             pending = outbox.claim(connection, BATCH)
             if not pending:
+                metrics.OUTBOX_LAG.set(0)
                 return 0
+            metrics.OUTBOX_LAG.set(outbox.lag_seconds(connection, datetime.now(UTC)))
             failures: list[str] = []
 
             def delivered(error: KafkaError | None, message: Message) -> None:
@@ -76,5 +78,5 @@ class Relay:
                     f"{undelivered + len(failures)} events not delivered: {failures[:1]}"
                 )
             outbox.mark_published(connection, [event.id for event in pending], datetime.now(UTC))
-        self.published += len(pending)
+        metrics.OUTBOX_PUBLISHED.inc(len(pending))
         return len(pending)

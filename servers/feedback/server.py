@@ -41,6 +41,7 @@ def build(config: settings.Settings) -> runtime.ServerSpec:
         services=[service],
         background=[runtime.in_thread(relay.run, on_stop=relay.wake.set)],
         on_stop=[close],
+        metrics_port=config.feedback_metrics_port,
     )
 
 

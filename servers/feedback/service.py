@@ -10,6 +10,7 @@ from typing import TypeAlias
 import grpc
 from adplatform.v1 import feedback_service_pb2, feedback_service_pb2_grpc
 
+from servers import metrics
 from servers.errors import ValidationError
 from servers.feedback.ledger import Ledger
 from servers.money import format_money
@@ -40,7 +41,11 @@ class FeedbackService(feedback_service_pb2_grpc.FeedbackServiceServicer):
             request.click,
             request.acquisition,
         )
-        if not result.duplicate:
+        if result.duplicate:
+            metrics.DUPLICATES.inc()
+        else:
+            metrics.CHARGES.labels(result.user_action).inc()
+            metrics.SPEND.inc(float(result.expenditure))
             self.recorded()
         return feedback_service_pb2.SubmitFeedbackResponse(
             status=SUCCESS,

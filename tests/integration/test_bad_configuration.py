@@ -23,6 +23,10 @@ def _stack_up(run_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
     }
     variables["ADPLATFORM_RUN_DIR"] = str(run_dir)
     for field in (
+        "CAMPAIGN_METRICS",
+        "ADSERVER_METRICS",
+        "FEEDBACK_METRICS",
+        "ADMANAGER_METRICS",
         "MYSQL",
         "KAFKA",
         "KAFKA_CONTROLLER",

@@ -8,28 +8,28 @@ from decimal import Decimal
 
 import grpc
 import pytest
-from adplatform.v1 import campaign_pb2, campaign_service_pb2
+from adplatform.v1 import campaign_pb2, campaign_service_pb2, feedback_service_pb2
 from confluent_kafka import Consumer, Producer
 from google.protobuf import field_mask_pb2
-from sqlalchemy import create_engine, text
 
 from clients import channels
 from servers.settings import Settings
-from tests.integration import campaigns
+from tests.integration import campaigns, served
 from tests.polling import eventually
 
 pytestmark = pytest.mark.integration
 
 
-def _spend(stack: Settings, campaign_id: str, amount: str) -> None:
-    """_spend records spending directly, as charged feedback would."""
-    engine = create_engine(stack.database_url)
-    with engine.begin() as connection:
-        connection.execute(
-            text("UPDATE campaigns SET spent = :amount WHERE campaign_id = :id"),
-            {"amount": amount, "id": campaign_id},
-        )
-    engine.dispose()
+def _spend(stack: Settings, campaign: campaign_pb2.Campaign, amount: str) -> None:
+    """_spend charges amount to the campaign the way devices do: a served ad, an acquisition."""
+    (request_id,) = served.serve(stack, campaign, auction_cpa=amount)
+    reply = channels.feedback(stack).SubmitFeedback(
+        feedback_service_pb2.SubmitFeedbackRequest(
+            request_id=request_id, view=1, click=1, acquisition=1
+        ),
+        timeout=10,
+    )
+    assert reply.expenditure == amount
 
 
 def test_create_is_active_within_two_seconds(stack: Settings) -> None:
@@ -62,7 +62,7 @@ def test_create_without_id_assigns_one(stack: Settings) -> None:
 
 def test_update_keeps_spent_and_changes_remaining(stack: Settings) -> None:
     created = campaigns.create(stack, budget="700")
-    _spend(stack, created.campaign_id, "123.5")
+    _spend(stack, created, "123.5")
     channels.campaigns(stack).UpdateCampaign(
         campaign_service_pb2.UpdateCampaignRequest(
             campaign_id=created.campaign_id,

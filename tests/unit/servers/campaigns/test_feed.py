@@ -154,3 +154,23 @@ def test_every_row_of_the_real_feed_is_valid(feed_instructions: list[Instruction
     assert actions == {Action.NEW: 4225, Action.UPDATE: 1320, Action.STOP: 2132}
     assert len({instruction.spec.campaign_id for instruction in instructions}) == 4242
     assert [instruction.sequence for instruction in instructions] == list(range(1, 7678))
+
+
+def test_live_shift_puts_campaigns_in_their_window_at_any_hour(feed_path: Path) -> None:
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from clients.feed_loader import read_messages
+    from servers.campaigns.feed import first_date, live_shift, parse_message, shift_message
+    from servers.campaigns.schedule import is_live
+
+    kolkata = ZoneInfo("Asia/Kolkata")
+    rows = read_messages(feed_path)
+    for hour in (0, 3, 9, 15, 21, 23):
+        now = datetime(2026, 11, 28, hour, 30, tzinfo=kolkata).astimezone(UTC)
+        days = live_shift(rows, now, kolkata)
+        first = first_date(rows)
+        assert (now.astimezone(kolkata).date() - first).days - 3 <= days
+        moved = [parse_message(shift_message(row, days), n) for n, row in enumerate(rows, 1)]
+        live = {i.spec.campaign_id for i in moved if is_live(i.spec.schedule, now, kolkata)}
+        assert len(live) > 1000, (hour, days, len(live))

@@ -1,0 +1,1 @@
+"""The user simulator: devices asking for ads and reporting what their users did."""
