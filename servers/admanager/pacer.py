@@ -24,7 +24,7 @@ from servers.campaigns import store
 from servers.campaigns.model import Status
 from servers.campaigns.pacing import roll_over
 from servers.campaigns.schedule import SLOT
-from servers.storage.schema import campaigns
+from servers.storage.schema import campaigns, naive_utc
 
 log = logging.getLogger(__name__)
 
@@ -34,16 +34,12 @@ MIN_WAIT = timedelta(seconds=1)
 RETRY_WAIT = timedelta(seconds=5)
 
 
-def _naive(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(tzinfo=None)
-
-
 def due(connection: Connection, now: datetime) -> list[str]:
     """due lists ACTIVE campaigns whose stored slot ended by now (and is not the window's end)."""
     query = select(campaigns.c.campaign_id).where(
         campaigns.c.status == str(Status.ACTIVE),
         campaigns.c.slot_start < campaigns.c.window_end,
-        campaigns.c.slot_start <= _naive(now - SLOT),
+        campaigns.c.slot_start <= naive_utc(now - SLOT),
     )
     return list(connection.execute(query).scalars())
 
@@ -77,9 +73,9 @@ def roll_over_batch(
             campaigns.update()
             .where(campaigns.c.campaign_id == state.spec.campaign_id)
             .values(
-                slot_start=_naive(slot.slot_start),
+                slot_start=naive_utc(slot.slot_start),
                 slot_budget=slot.amount,
-                updated_at=_naive(now),
+                updated_at=naive_utc(now),
             )
         )
         rolled += 1

@@ -22,7 +22,7 @@ from servers.campaigns.pacing import SlotBudget
 from servers.campaigns.pricing import Weights, cpm
 from servers.campaigns.schedule import utc_window
 from servers.errors import ValidationError
-from servers.storage.schema import campaigns
+from servers.storage.schema import campaigns, naive_utc
 
 BY_ID = Order()  # ListCampaigns' default order
 
@@ -38,11 +38,6 @@ class CampaignRecord:
     cpm: Any
     created_at: datetime
     updated_at: datetime
-
-
-def _naive(moment: datetime) -> datetime:
-    """_naive converts an aware instant to the table's naive UTC."""
-    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def _aware(moment: datetime) -> datetime:
@@ -76,15 +71,15 @@ def to_row(state: CampaignState, weights: Weights, tz: ZoneInfo, now: datetime) 
         "end_date": spec.schedule.end_date,
         "start_time": spec.schedule.start_time,
         "end_time": spec.schedule.end_time,
-        "window_start": _naive(window_start),
-        "window_end": _naive(window_end),
+        "window_start": naive_utc(window_start),
+        "window_end": naive_utc(window_end),
         "status": str(state.status),
         "status_reason": state.status_reason,
-        "slot_start": _naive(state.slot.slot_start),
+        "slot_start": naive_utc(state.slot.slot_start),
         "slot_budget": state.slot.amount,
         "last_sequence": state.last_sequence,
-        "created_at": _naive(now),
-        "updated_at": _naive(now),
+        "created_at": naive_utc(now),
+        "updated_at": naive_utc(now),
     }
 
 
@@ -216,8 +211,8 @@ def cursor(record: CampaignRecord, order: Order) -> Cursor:
         "budget": spec.budget,
         "spent": state.spent,
         "remaining_budget": state.remaining,
-        "created_at": _naive(record.created_at),
-        "updated_at": _naive(record.updated_at),
+        "created_at": naive_utc(record.created_at),
+        "updated_at": naive_utc(record.updated_at),
     }
     return Cursor(values[order.field], spec.campaign_id)
 
@@ -251,10 +246,10 @@ def record_charge(connection: Connection, state: CampaignState, now: datetime) -
         .where(campaigns.c.campaign_id == state.spec.campaign_id)
         .values(
             spent=state.spent,
-            slot_start=_naive(state.slot.slot_start),
+            slot_start=naive_utc(state.slot.slot_start),
             slot_budget=state.slot.amount,
             status=str(state.status),
             status_reason=state.status_reason,
-            updated_at=_naive(now),
+            updated_at=naive_utc(now),
         )
     )

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from servers.storage.schema import feedback_outbox
+from servers.storage.schema import feedback_outbox, naive_utc
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,17 +28,13 @@ class PendingEvent:
     event: bytes
 
 
-def _naive(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(tzinfo=None)
-
-
 def enqueue(
     connection: Connection, request_id: str, campaign_id: str, event: bytes, now: datetime
 ) -> None:
     """enqueue adds an event to the outbox inside the caller's transaction."""
     connection.execute(
         insert(feedback_outbox).values(
-            request_id=request_id, campaign_id=campaign_id, event=event, created_at=_naive(now)
+            request_id=request_id, campaign_id=campaign_id, event=event, created_at=naive_utc(now)
         )
     )
 
@@ -65,7 +61,7 @@ def mark_published(connection: Connection, ids: Sequence[int], now: datetime) ->
     connection.execute(
         update(feedback_outbox)
         .where(feedback_outbox.c.id.in_(ids))
-        .values(published_at=_naive(now))
+        .values(published_at=naive_utc(now))
     )
 
 
@@ -78,5 +74,5 @@ def lag_seconds(connection: Connection, now: datetime) -> float:
     ).scalar()
     if oldest is None:
         return 0.0
-    age: float = (_naive(now) - oldest).total_seconds()
+    age: float = (naive_utc(now) - oldest).total_seconds()
     return max(age, 0.0)

@@ -6,6 +6,7 @@ describes the current shape. Money is DECIMAL(24,10), times are UTC DATETIME(6).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
@@ -27,6 +28,13 @@ from sqlalchemy.dialects.mysql import DATETIME
 
 MONEY: DECIMAL[Decimal] = DECIMAL(24, 10)
 DateTime = DATETIME(fsp=6)  # microseconds, UTC
+
+
+def naive_utc(moment: datetime) -> datetime:
+    """naive_utc converts an aware instant to the naive UTC the DateTime columns hold."""
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
 metadata = MetaData()
 
 campaigns = Table(
