@@ -48,9 +48,15 @@ def run(settings: Settings, args: argparse.Namespace, console: Console) -> int:
     console.print(f"{seeded.table_rows:,} users in MySQL")
 
     console.print(Rule("3. the campaign feed, dates moved so that it serves now"))
+    feed_started = time.monotonic()
     loaded = feed_loader.publish(settings, feed_loader.read_live_messages(FEED_CSV, settings))
     feed_loader.wait_applied(settings, loaded.end_offsets, timeout=300)
-    console.print(f"{loaded.messages:,} instructions applied by the Ad Manager")
+    feed_seconds = time.monotonic() - feed_started
+    summary["feed"] = {"messages": loaded.messages, "seconds": round(feed_seconds, 1)}
+    console.print(
+        f"{loaded.messages:,} instructions applied by the Ad Manager in {feed_seconds:.1f} s "
+        f"({loaded.messages / feed_seconds:,.0f}/s end to end)"
+    )
 
     console.print(Rule(f"4. simulating devices for {args.duration:,.0f} s"))
     simulated = asyncio.run(simulator.simulate(settings, args))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from clients.bench import pipeline, serve
+from clients.bench import feedback, pipeline, serve
 
 
 def register(areas: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -13,4 +13,5 @@ def register(areas: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         dest="command", required=True
     )
     serve.register(commands)
+    feedback.register(commands)
     pipeline.register(commands)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, select
+from sqlalchemy import Connection, RowMapping, Select, select
 
 from servers.storage.schema import served_ads
 
@@ -105,11 +105,12 @@ def record(connection: Connection, ads: Sequence[ServedAd]) -> None:
         connection.exec_driver_sql(statement, execution_options={"no_parameters": True})
 
 
+def select_ad(request_id: str) -> Select[Any]:
+    """select_ad is the query for the served ad with this request id (callers may join on)."""
+    return select(*_COLUMNS).where(served_ads.c.request_id == request_id)
+
+
 def find(connection: Connection, request_id: str) -> ServedAd | None:
     """find reads the served ad with this request id, or None."""
-    row = (
-        connection.execute(select(*_COLUMNS).where(served_ads.c.request_id == request_id))
-        .mappings()
-        .first()
-    )
+    row = connection.execute(select_ad(request_id)).mappings().first()
     return None if row is None else from_row(row)

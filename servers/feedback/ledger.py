@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from servers.adserving import served
+from servers.adserving.served import ServedAd
 from servers.campaigns import store
 from servers.errors import NotFoundError
 from servers.feedback import outbox
@@ -24,7 +25,7 @@ from servers.feedback.charging import UserAction, user_action
 from servers.feedback.events import feedback_event
 from servers.feedback.settlement import settle
 from servers.money import ZERO, format_money
-from servers.storage.schema import feedback
+from servers.storage.schema import feedback, naive_utc, served_ads
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,18 +62,16 @@ class Ledger:
     def _submit(self, request_id: str, flags: tuple[int, int, int], action: UserAction) -> Recorded:
         now = datetime.now(UTC)
         with self.engine.begin() as connection:
-            ad = served.find(connection, request_id)
+            ad, first = _lookup(connection, request_id)
             if ad is None:
                 raise NotFoundError("served ad", request_id)
-            first = _first_result(connection, request_id)
             if first is not None:
                 return first
             spent = ZERO
             if action is not UserAction.VIEW:  # a view costs nothing: no campaign lock needed
+                # A concurrent duplicate that charged first makes the feedback insert below
+                # fail on the request id, rolling this charge back (submit answers the first).
                 state = store.load_for_update(connection, ad.campaign_id)
-                first = _first_result(connection, request_id)  # re-read under the lock
-                if first is not None:
-                    return first
                 if state is not None:
                     settlement = settle(
                         state,
@@ -94,12 +93,33 @@ class Ledger:
                     acquisition=flags[2],
                     user_action=str(action),
                     expenditure=spent,
-                    recorded_at=now.replace(tzinfo=None),
+                    recorded_at=naive_utc(now),
                 )
             )
             event = feedback_event(ad, flags, action, format_money(spent), now)
             outbox.enqueue(connection, request_id, ad.campaign_id, event.SerializeToString(), now)
         return Recorded(request_id, ad.campaign_id, str(action), spent, duplicate=False)
+
+
+def _lookup(connection: Connection, request_id: str) -> tuple[ServedAd | None, Recorded | None]:
+    """_lookup reads the served ad and any earlier result for its request id in one query."""
+    query = (
+        served.select_ad(request_id)
+        .add_columns(
+            feedback.c.user_action.label("first_action"),
+            feedback.c.expenditure.label("first_expenditure"),
+        )
+        .outerjoin(feedback, feedback.c.request_id == served_ads.c.request_id)
+    )
+    row = connection.execute(query).mappings().first()
+    if row is None:
+        return None, None
+    values = dict(row)
+    first_action, first_expenditure = values.pop("first_action"), values.pop("first_expenditure")
+    ad = served.from_row(values)
+    if first_action is None:
+        return ad, None
+    return ad, Recorded(request_id, ad.campaign_id, first_action, first_expenditure, True)
 
 
 def _first_result(connection: Connection, request_id: str) -> Recorded | None:
