@@ -145,6 +145,18 @@ def test_malformed_body_is_400(stack: Settings, raw: bytes) -> None:
     assert status == 400
 
 
+def test_concurrent_submissions_of_one_request_charge_it_once(stack: Settings) -> None:
+    campaign = campaigns.create(stack)
+    (request_id,) = served.serve(stack, campaign, auction_cpa="0.05")
+    with ThreadPoolExecutor(16) as pool:
+        replies = list(pool.map(lambda _: _submit(stack, request_id, 1, 1, 1), range(16)))
+    assert sum(1 for reply in replies if not reply.duplicate) == 1
+    outcomes = {(reply.user_action, reply.expenditure) for reply in replies}
+    assert outcomes == {("acquisition", "0.05")}
+    assert _spent(stack, campaign.campaign_id) == Decimal("0.05")
+    assert _feedback_rows(stack, [request_id]) == 1
+
+
 def test_exhaustion_caps_the_charge_and_deactivates(stack: Settings) -> None:
     campaign = campaigns.create(stack, budget="0.1", cpa="0.04")
     request_ids = served.serve(stack, campaign, count=4, auction_cpa="0.04")
