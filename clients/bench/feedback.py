@@ -174,8 +174,6 @@ def run(settings: Settings, args: argparse.Namespace, say: Any) -> dict[str, Any
     request_ids = _served(settings, campaigns, 2 * per_run)
     messages = _feedback(request_ids, random.Random(args.seed))
     grpc_messages, envoy_messages = messages[:per_run], messages[per_run:]
-    target = settings.feedback_target
-    run_args = {"connections": args.connections, "seconds": args.duration}
     runs: dict[str, loadgen.Measurement] = {}
     with tempfile.TemporaryDirectory(prefix="bench-feedback-") as scratch:
         workdir = Path(scratch)
@@ -184,38 +182,31 @@ def run(settings: Settings, args: argparse.Namespace, say: Any) -> dict[str, Any
             cast(FileDescriptor, health_pb2.DESCRIPTOR),  # its stubs name the upb class
             feedback_service_pb2.DESCRIPTOR,
         )
+
+        def grpc(name: str, method: str, messages: Any, seconds: int) -> loadgen.Measurement:
+            return ghz.run(
+                name,
+                settings.feedback_target,
+                method,
+                messages,
+                connections=args.connections,
+                seconds=seconds,
+                workdir=workdir,
+                protoset=protoset,
+            )
+
         _quiet(settings, say)
         say("measuring the no-op RPC (Health/Check on the FeedbackService) …")
         check = [{"service": ""}]
-        ghz.run(
-            "warmup",
-            target,
-            "grpc.health.v1.Health.Check",
-            check,
-            connections=args.connections,
-            seconds=args.warmup,
-            workdir=workdir,
-            protoset=protoset,
-        )
-        runs["noop-grpc"] = ghz.run(
-            "noop-grpc",
-            target,
-            "grpc.health.v1.Health.Check",
-            check,
-            workdir=workdir,
-            protoset=protoset,
-            **run_args,
-        )
+        grpc("warmup", "grpc.health.v1.Health.Check", check, args.warmup)
+        runs["noop-grpc"] = grpc("noop-grpc", "grpc.health.v1.Health.Check", check, args.duration)
         _quiet(settings, say)
         say("measuring SubmitFeedback over gRPC …")
-        runs["feedback-grpc"] = ghz.run(
+        runs["feedback-grpc"] = grpc(
             "feedback-grpc",
-            target,
             "adplatform.v1.FeedbackService.SubmitFeedback",
             grpc_messages,
-            workdir=workdir,
-            protoset=protoset,
-            **run_args,
+            args.duration,
         )
         _quiet(settings, say)
         say("measuring SubmitFeedback as JSON through Envoy …")
@@ -250,13 +241,7 @@ def _print(console: Any, result: dict[str, Any]) -> None:
     }
     table = Table("measurement", "req/s", "p50 ms", "p99 ms", "errors")
     for m in result["measurements"]:
-        table.add_row(
-            labels[m["name"]],
-            f"{m['throughput']:,.0f}",
-            f"{m['p50_ms']:.2f}",
-            f"{m['p99_ms']:.2f}",
-            f"{m['errors']:,}",
-        )
+        table.add_row(labels[m["name"]], *loadgen.cells(m))
     console.print(table)
     ratios = result["ratios"]
     console.print(f"SubmitFeedback gRPC / no-op: {ratios['feedback_vs_noop']:.0%}")
@@ -264,7 +249,6 @@ def _print(console: Any, result: dict[str, Any]) -> None:
 
 
 def _feedback_command(args: argparse.Namespace, settings: Settings) -> int:
-
     console = Console()
     result = run(settings, args, (lambda *_: None) if args.json else console.print)
     if args.json:

@@ -16,9 +16,10 @@ import json
 import math
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from deploy.stack.errors import StackError
 
@@ -69,6 +70,16 @@ class Measurement:
     def throughput(self) -> float:
         """throughput is successful requests per second."""
         return self.requests / self.seconds if self.seconds else 0.0
+
+
+def cells(measurement: Mapping[str, Any]) -> list[str]:
+    """cells is a measurement (as in a result's JSON) as table cells: req/s, p50, p99, errors."""
+    return [
+        f"{measurement['throughput']:,.0f}",
+        f"{measurement['p50_ms']:.2f}",
+        f"{measurement['p99_ms']:.2f}",
+        f"{measurement['errors']:,}",
+    ]
 
 
 def grpc_frame(message: bytes) -> bytes:

@@ -292,10 +292,7 @@ def _print_report(console: Any, result: dict[str, Any]) -> None:
     for m in result["measurements"]:
         table.add_row(
             labels[m["name"]],
-            f"{m['throughput']:,.0f}",
-            f"{m['p50_ms']:.2f}",
-            f"{m['p99_ms']:.2f}",
-            f"{m['errors']:,}",
+            *loadgen.cells(m),
             f"{recorded[m['name']]:,}" if m["name"] in recorded else "-",
             " / ".join(f"{run['throughput']:,.0f}" for run in rounds[m["name"]]),
         )
