@@ -12,7 +12,6 @@ import pytest
 from adplatform.v1 import feedback_service_pb2
 
 from clients import channels
-
 from deploy.stack.net import free_port
 from deploy.stack.spark_jobs import BiServer
 from servers.settings import Settings
