@@ -52,6 +52,7 @@ class Journal:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.lock = threading.Lock()
+        self.flushing = threading.Lock()  # the heartbeat and batch callbacks all flush
         self.started_at = time.time()
         self.phase = "starting"
         self.totals = {"input_rows": 0, "inserted": 0, "duplicates": 0, "quarantined": 0}
@@ -88,21 +89,22 @@ class Journal:
             }
 
     def flush(self, queries: list[StreamingQuery] | None = None) -> None:
-        """flush rewrites the status file."""
-        with self.lock:
-            record: dict[str, Any] = {
-                "pid": os.getpid(),
-                "updated_at": time.time(),
-                "started_at": self.started_at,
-                "phase": self.phase,
-                "topic": self.settings.feedback_topic,
-                "database": self.settings.hive_database,
-                "totals": dict(self.totals),
-                "last": {name: dict(value) for name, value in self.last.items()},
-            }
-        if queries is not None:
-            record["active"] = {query.name: query.isActive for query in queries}
-        write_json(status_file(self.settings), record)
+        """flush rewrites the status file (one flush at a time: the newest record is left)."""
+        with self.flushing:
+            with self.lock:
+                record: dict[str, Any] = {
+                    "pid": os.getpid(),
+                    "updated_at": time.time(),
+                    "started_at": self.started_at,
+                    "phase": self.phase,
+                    "topic": self.settings.feedback_topic,
+                    "database": self.settings.hive_database,
+                    "totals": dict(self.totals),
+                    "last": {name: dict(value) for name, value in self.last.items()},
+                }
+            if queries is not None:
+                record["active"] = {query.name: query.isActive for query in queries}
+            write_json(status_file(self.settings), record)
 
 
 def run(settings: Settings) -> int:

@@ -13,8 +13,10 @@ No Spark import here: the stack launcher and the report read these files.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,11 +56,21 @@ def batch_log(settings: Settings) -> Path:
 
 
 def write_json(path: Path, record: dict[str, Any]) -> None:
-    """write_json replaces path atomically, so a reader never sees half a file."""
+    """write_json replaces path atomically, so a reader never sees half a file.
+
+    Each write goes through a temporary file of its own: writers in several threads (the
+    writer's heartbeat and its batch callbacks) never move one another's file away.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".tmp")
-    partial.write_text(json.dumps(record, default=str))
-    os.replace(partial, path)
+    handle, partial = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w") as stream:
+            stream.write(json.dumps(record, default=str))
+        os.replace(partial, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(partial)
+        raise
 
 
 def append_line(path: Path, record: dict[str, Any]) -> None:

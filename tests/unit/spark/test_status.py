@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
-from spark.status import committed_offsets, read_batches, status_age
+from spark.status import committed_offsets, read_batches, status_age, write_json
 
 
 def _checkpoint(
@@ -46,3 +47,25 @@ def test_status_files_missing(tmp_path: Path) -> None:
     settings = Settings(run_dir=tmp_path)
     assert status_age(settings) is None
     assert read_batches(settings) == []
+
+
+def test_status_writes_from_several_threads_never_collide(tmp_path: Path) -> None:
+    # The writer's heartbeat and its batch callbacks write the status file at the same time.
+    path = tmp_path / "status.json"
+    errors: list[BaseException] = []
+
+    def write(thread: int) -> None:
+        try:
+            for number in range(200):
+                write_json(path, {"thread": thread, "number": number})
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert json.loads(path.read_text())["number"] == 199
+    assert [p.name for p in tmp_path.iterdir()] == ["status.json"]  # no temporary files left
