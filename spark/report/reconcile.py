@@ -53,5 +53,7 @@ class Reconciliation:
             )
         return (
             f"reconciliation: {totals}: differ by {format_money(abs(self.difference))}; "
-            f"the writer had not caught up after {self.waited_seconds:.0f} s"
+            f"the writer had not caught up after {self.waited_seconds:.0f} s "
+            "(`adplatform stack status` shows its lag; if it is down, `adplatform stack up` "
+            "restarts it and it resumes from its checkpoint)"
         )

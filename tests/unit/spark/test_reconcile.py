@@ -25,3 +25,4 @@ def test_difference_while_behind_is_reported_as_behind() -> None:
     result = Reconciliation(Decimal("1.4"), Decimal("1.5"), caught_up=False, waited_seconds=30)
     assert result.verdict is Verdict.BEHIND and int(result.verdict) == 3
     assert "had not caught up after 30 s" in result.line()
+    assert "`adplatform stack up` restarts it" in result.line()  # what to do about it
