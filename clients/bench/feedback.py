@@ -28,6 +28,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
 
+import grpc
 from adplatform.v1 import campaign_pb2, campaign_service_pb2, feedback_service_pb2
 from google.protobuf.descriptor import FileDescriptor
 from grpc_health.v1 import health_pb2
@@ -47,9 +48,8 @@ CAMPAIGNS = 4
 MEASUREMENTS = ("noop-grpc", "feedback-grpc", "feedback-envoy")
 
 
-def _campaigns(settings: Settings, run_id: str) -> list[Any]:
+def _campaigns(settings: Settings, run_id: str) -> list[campaign_pb2.Campaign]:
     """_campaigns creates the run's campaigns through CampaignService and waits until ACTIVE."""
-
     stub = channels.campaigns(settings)
     today = datetime.now(UTC).date()
     created = []
@@ -85,17 +85,17 @@ def _campaigns(settings: Settings, run_id: str) -> list[Any]:
                 ).campaign
                 if stored.status == "ACTIVE":
                     break
-            except Exception:
-                pass
+            except grpc.RpcError as error:  # NOT_FOUND until the Ad Manager has applied it
+                if error.code() is not grpc.StatusCode.NOT_FOUND:
+                    raise
             if time.monotonic() > deadline:
                 raise RuntimeError(f"campaign {campaign.campaign_id} did not become ACTIVE")
             time.sleep(0.1)
     return created
 
 
-def _served(settings: Settings, campaigns: list[Any], count: int) -> list[str]:
+def _served(settings: Settings, campaigns: list[campaign_pb2.Campaign], count: int) -> list[str]:
     """_served records count served ads over the campaigns; returns their request ids."""
-
     now = datetime.now(UTC)
     ids = [str(uuid.uuid4()) for _ in range(count)]
     database = engine(settings.database_url, pool_size=1)
