@@ -19,8 +19,10 @@ from zoneinfo import ZoneInfo
 
 from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 
+from servers import identifiers
 from servers.admanager.consumer import GROUP_ID
 from servers.campaigns.feed import first_date, live_shift, shift_message
+from servers.errors import ValidationError
 from servers.messaging.publisher import producer_config
 from servers.settings import Settings
 
@@ -37,9 +39,20 @@ class LoadResult:
 
 
 def read_messages(path: Path, shift_to: date | None = None) -> list[dict[str, object]]:
-    """read_messages reads the feed's rows, moving dates so the first one is shift_to."""
+    """read_messages reads the feed's rows, moving dates so the first one is shift_to.
+
+    Each row's campaign id is made canonical (servers/identifiers.py), so it is the same id
+    as the Kafka key, the MySQL row and the Hive rows; a row without a valid id is refused
+    with its row number before anything is published.
+    """
     with path.open(newline="", encoding="utf-8") as handle:
         rows: list[dict[str, object]] = [dict(row) for row in csv.DictReader(handle)]
+    for number, row in enumerate(rows, start=1):
+        try:
+            row["campaign_id"] = identifiers.campaign_id(row.get("campaign_id"))
+        except ValidationError as error:
+            error.add_note(f"feed row {number}")
+            raise
     if shift_to is not None:
         days = (shift_to - first_date(rows)).days
         rows = [shift_message(row, days) for row in rows]
@@ -92,7 +105,7 @@ def publish(
             try:
                 producer.produce(
                     settings.instructions_topic,
-                    key=str(message["campaign_id"]).encode(),
+                    key=identifiers.campaign_id(message.get("campaign_id")).encode(),
                     value=value,
                     on_delivery=delivered,
                 )

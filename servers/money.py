@@ -19,7 +19,7 @@ ZERO = Decimal(0).quantize(Decimal(1).scaleb(-MONEY_PLACES))
 _QUANTUM = Decimal(1).scaleb(-MONEY_PLACES)
 _LIMIT = Decimal(10) ** MAX_INTEGER_DIGITS
 # Plain notation only: the wire format is "0.00073", not "7.3E-4".
-_PLAIN_DECIMAL = re.compile(r"\d+(\.\d+)?")
+_PLAIN_DECIMAL = re.compile(r"\d+(\.\d+)?", re.ASCII)  # ASCII digits only, not Arabic-Indic ones
 # Wide enough that products of two amounts are exact before rounding; rounding down
 # (never half-even) keeps every intermediate result at or below the true value.
 MONEY_CONTEXT = Context(

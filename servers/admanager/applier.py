@@ -1,12 +1,14 @@
 """Applier: one campaign instruction, one MySQL transaction (DESIGN rule 8).
 
 Reads the campaign's row under lock, resolves and applies the instruction with the pure
-rules in servers.campaigns.instructions, and writes the new state. A replay (an offset
-already applied) changes nothing, so redelivery after a crash is harmless.
+rules in servers.campaigns.instructions, and writes the new state. A replay (a record at or
+before the stored position, see instructions.already_applied) changes nothing, so redelivery after
+a crash is harmless.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -18,6 +20,15 @@ from servers.campaigns.pricing import Weights
 from servers.campaigns.wire import Message
 
 
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Position is where a record sits in the instruction log."""
+
+    offset: int
+    partition: int
+    timestamp_ms: int
+
+
 class Applier:
     """Applier writes instructions into the campaigns table."""
 
@@ -26,7 +37,7 @@ class Applier:
         self.weights = weights
         self.tz = tz
 
-    def apply(self, message: Message, sequence: int) -> bool:
+    def apply(self, message: Message, position: Position) -> bool:
         """apply runs one instruction in its own transaction; False when it was a replay.
 
         Raises ValidationError for a message that cannot be applied (nothing is written).
@@ -34,13 +45,15 @@ class Applier:
         now = datetime.now(UTC)
         with self.engine.begin() as connection:
             current = store.load_for_update(connection, message.campaign_id)
-            if already_applied(current, sequence):
+            if already_applied(current, position.offset, position.partition, position.timestamp_ms):
                 return False
             instruction = resolve(
                 current,
                 message.action,
                 message.fields,
-                sequence=sequence,
+                sequence=position.offset,
+                partition=position.partition,
+                record_ms=position.timestamp_ms,
                 mask=message.mask,
                 reason=message.reason,
                 allow_blank_text=message.from_feed,

@@ -3,9 +3,11 @@
 At-least-once with idempotent apply: records are applied in partition order, each in its
 own transaction, and offsets are committed only after the database commits. Partitions are
 applied side by side (a campaign's records all share one partition, so its order holds),
-which lets MySQL group the commits of concurrent transactions. A malformed
-record goes to the dead-letter topic with the reason in its headers, and the loop carries on.
-If MySQL is unreachable the loop waits and retries the same record: nothing is skipped.
+which lets MySQL group the commits of concurrent transactions. A record that cannot be
+applied, for whatever reason (malformed, invalid, refused by MySQL, a bug), goes to the
+dead-letter topic with the reason and exception class in its headers, and once Kafka has
+confirmed it the loop carries on past it. If MySQL is unreachable the loop waits and retries
+the same record: nothing is skipped.
 """
 
 from __future__ import annotations
@@ -16,20 +18,29 @@ import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 
-from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
-from sqlalchemy.exc import OperationalError
+from confluent_kafka import (
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
 
 from servers import metrics
-from servers.admanager.applier import Applier
+from servers.admanager.applier import Applier, Position
 from servers.campaigns.wire import decode_instruction
 from servers.errors import ValidationError
 from servers.messaging.publisher import producer_config
 from servers.settings import Settings
+from servers.storage.faults import is_transient
 
 log = logging.getLogger(__name__)
 
 GROUP_ID = "ad-manager"
 BATCH = 500
+DEAD_LETTER_TIMEOUT = 10.0  # seconds to wait for Kafka to confirm one dead letter
+REASON_HEADER_BYTES = 1000
 
 
 def _offset(record: Message) -> int:
@@ -37,6 +48,12 @@ def _offset(record: Message) -> int:
     offset = record.offset()
     assert offset is not None
     return offset
+
+
+def _position(record: Message) -> Position:
+    """_position is where a consumed record sits: offset, partition and record timestamp."""
+    _, timestamp_ms = record.timestamp()
+    return Position(_offset(record), int(record.partition() or 0), max(timestamp_ms, 0))
 
 
 class InstructionConsumer:
@@ -95,7 +112,6 @@ class InstructionConsumer:
             if end is not None
         ]
         if offsets:
-            self.dead_letters.flush(10)
             self.consumer.commit(offsets=offsets, asynchronous=False)
 
     def _partition(self, records: list[Message], stopping: threading.Event) -> int | None:
@@ -108,44 +124,93 @@ class InstructionConsumer:
         return end
 
     def _handle(self, record: Message, stopping: threading.Event) -> bool:
-        """_handle applies one record, dead-lettering it if malformed; False if interrupted."""
+        """_handle applies one record, dead-lettering it if it cannot be; False if interrupted.
+
+        Two kinds of failure, kept apart on purpose: MySQL out of reach (is_transient) is
+        retried on the same record, so nothing is skipped; anything else that goes wrong while
+        decoding, validating or applying this record is this record's problem, and it goes to
+        the dead-letter topic so the records behind it are applied.
+        """
         delay = 0.2
         while not stopping.is_set():
             try:
-                message = decode_instruction(record.value())
-                applied = self.applier.apply(message, _offset(record))
+                message = decode_instruction(record.value(), record.key())
+                applied = self.applier.apply(message, _position(record))
                 metrics.INSTRUCTIONS.labels("applied" if applied else "replay").inc()
                 return True
-            except ValidationError as error:
-                metrics.INSTRUCTIONS.labels("dead_letter").inc()
-                self._dead_letter(record, str(error))
-                return True
-            except OperationalError as error:
-                log.warning("database unavailable, retrying offset %s: %s", record.offset(), error)
-                stopping.wait(delay)
-                delay = min(delay * 2, 5.0)
+            except Exception as error:
+                if is_transient(error):
+                    log.warning(
+                        "database unavailable, retrying offset %s: %s", record.offset(), error
+                    )
+                    stopping.wait(delay)
+                    delay = min(delay * 2, 5.0)
+                    continue
+                if not isinstance(error, ValidationError):
+                    log.exception("instruction at offset %s cannot be applied", record.offset())
+                return self._dead_letter(record, error, stopping)
         return False
 
-    def _dead_letter(self, record: Message, reason: str) -> None:
-        """_dead_letter copies a malformed record to the dead-letter topic with its reason."""
+    def _dead_letter(self, record: Message, error: Exception, stopping: threading.Event) -> bool:
+        """_dead_letter copies a record to the dead-letter topic and waits until it is durable.
+
+        Returns False if stopping before Kafka confirmed it: the record is not committed past,
+        so it is dead-lettered again on the next run (a duplicate there, never a loss).
+        """
+        reason = str(error)
         log.warning(
-            "dead-lettered %s[%s]@%s: %s",
+            "dead-lettered %s[%s]@%s: %s: %s",
             record.topic(),
             record.partition(),
             record.offset(),
+            type(error).__name__,
             reason,
         )
         headers: list[tuple[str, str | bytes | None]] = [
-            ("reason", reason.encode()),
+            ("reason", reason.encode(errors="replace")[:REASON_HEADER_BYTES]),
+            ("exception", type(error).__name__.encode()),
+            ("field", getattr(error, "field", "").encode(errors="replace")[:REASON_HEADER_BYTES]),
             ("source.topic", str(record.topic()).encode()),
             ("source.partition", str(record.partition()).encode()),
             ("source.offset", str(record.offset()).encode()),
             ("failed.at", str(time.time()).encode()),
         ]
-        self.dead_letters.produce(
-            self.settings.dead_letter_topic,
-            key=record.key(),
-            value=record.value(),
-            headers=headers,
-        )
-        self.dead_letters.poll(0)
+        delay = 0.2
+        while not stopping.is_set():
+            failure = self._produce_confirmed(record, headers)
+            if failure is None:
+                metrics.INSTRUCTIONS.labels("dead_letter").inc()
+                return True
+            log.warning("dead-letter topic unavailable, retrying: %s", failure)
+            stopping.wait(delay)
+            delay = min(delay * 2, 5.0)
+        return False
+
+    def _produce_confirmed(
+        self, record: Message, headers: list[tuple[str, str | bytes | None]]
+    ) -> str | None:
+        """_produce_confirmed sends one dead letter; None once Kafka acknowledged it."""
+        delivered = threading.Event()
+        failure: list[str] = []
+
+        def on_delivery(error: KafkaError | None, _: Message) -> None:
+            if error is not None:
+                failure.append(error.str())
+            delivered.set()
+
+        try:
+            self.dead_letters.produce(
+                self.settings.dead_letter_topic,
+                key=record.key(),
+                value=record.value(),
+                headers=headers,
+                on_delivery=on_delivery,
+            )
+        except (BufferError, KafkaException) as refused:
+            return str(refused)
+        deadline = time.monotonic() + DEAD_LETTER_TIMEOUT
+        while not delivered.is_set() and time.monotonic() < deadline:
+            self.dead_letters.poll(0.1)
+        if not delivered.is_set():
+            return "not acknowledged in time"
+        return failure[0] if failure else None

@@ -46,8 +46,9 @@ def parse_nested(value: object, field: str) -> object:
         raise ValidationError(field, "is too long for a {start, end} range")
     try:
         parsed = _literal(value.strip())
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         raise ValidationError(field, "must be {start, end}") from None
+    # literal_eval reads "{[1]: 2}" as far as building the dict (TypeError: unhashable).
     # A copy, so no caller can alter the cached value.
     return dict(parsed) if isinstance(parsed, dict) else parsed
 

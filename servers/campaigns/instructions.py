@@ -2,7 +2,12 @@
 
 apply is a pure state transition: the stored state (or None) and one Instruction in, the
 new state out. Decisions where DESIGN.md is silent:
-- Replay: an instruction whose sequence ≤ the state's last_sequence changes nothing.
+- Replay: an instruction at or before the stored position changes nothing. Positions are
+  compared only where they are comparable: the same partition, and a record no newer than
+  the one applied (a recreated topic starts its offsets over, with newer records). An
+  instruction from another partition (the partition count changed) or a newer record at a
+  lower offset is applied: an instruction is never dropped for a position it cannot be
+  ordered against.
 - New for a campaign that exists is an Update (a retried create is harmless).
 - Update of an unknown campaign creates it ACTIVE: feed messages carry every field.
 - Update replaces every spec field and keeps spent; budget is the lifetime total.
@@ -26,9 +31,16 @@ from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from servers.campaigns.model import Action, CampaignSpec, Instruction, Status, StatusReason
+from servers.campaigns.model import (
+    NO_PARTITION,
+    Action,
+    CampaignSpec,
+    Instruction,
+    Status,
+    StatusReason,
+)
 from servers.campaigns.pacing import SlotBudget, fresh_slot
-from servers.campaigns.validation import spec_fields, validate_spec
+from servers.campaigns.validation import parse_reason, spec_fields, validate_spec
 from servers.errors import ValidationError
 from servers.money import ZERO
 
@@ -43,6 +55,8 @@ class CampaignState:
     spent: Decimal
     slot: SlotBudget
     last_sequence: int  # the sequence of the last instruction applied
+    last_partition: int = NO_PARTITION  # ... and the partition it came from
+    last_record_ms: int = 0  # ... and its record timestamp
 
     @property
     def remaining(self) -> Decimal:
@@ -58,14 +72,23 @@ class Outcome:
     changed: bool
 
 
-def already_applied(current: CampaignState | None, sequence: int) -> bool:
-    """already_applied is true when the stored state includes the instruction at sequence."""
-    return current is not None and sequence <= current.last_sequence
+def already_applied(
+    current: CampaignState | None,
+    sequence: int,
+    partition: int = NO_PARTITION,
+    record_ms: int = 0,
+) -> bool:
+    """already_applied is true when the stored state includes the instruction at a position.
 
-
-def is_replay(current: CampaignState | None, instruction: Instruction) -> bool:
-    """is_replay is true when the stored state already includes this instruction."""
-    return already_applied(current, instruction.sequence)
+    Only comparable positions can be: the same partition, and a record no newer than the
+    last one applied (see the module's Replay rule).
+    """
+    return (
+        current is not None
+        and partition == current.last_partition
+        and sequence <= current.last_sequence
+        and record_ms <= current.last_record_ms
+    )
 
 
 def apply(
@@ -76,7 +99,7 @@ def apply(
         return Outcome(_create(instruction, now, tz), changed=True)
     if current.spec.campaign_id != instruction.spec.campaign_id:
         raise ValidationError("campaign_id", "does not match the stored campaign")
-    if is_replay(current, instruction):
+    if already_applied(current, instruction.sequence, instruction.partition, instruction.record_ms):
         return Outcome(current, changed=False)
     if instruction.action is Action.STOP:
         spec, status, reason = current.spec, Status.INACTIVE, _stop_reason(instruction)
@@ -88,7 +111,7 @@ def apply(
         status=status,
         reason=reason,
         spent=current.spent,
-        sequence=instruction.sequence,
+        source=instruction,
         now=now,
         tz=tz,
     )
@@ -111,7 +134,7 @@ def _create(instruction: Instruction, now: datetime, tz: ZoneInfo) -> CampaignSt
         status=status,
         reason=reason,
         spent=ZERO,
-        sequence=instruction.sequence,
+        source=instruction,
         now=now,
         tz=tz,
     )
@@ -137,7 +160,7 @@ def _state(
     status: Status,
     reason: str,
     spent: Decimal,
-    sequence: int,
+    source: Instruction,
     now: datetime,
     tz: ZoneInfo,
 ) -> CampaignState:
@@ -148,7 +171,9 @@ def _state(
         status_reason=reason,
         spent=spent,
         slot=fresh_slot(spec.schedule, remaining, now, tz),
-        last_sequence=sequence,
+        last_sequence=source.sequence,
+        last_partition=source.partition,
+        last_record_ms=source.record_ms,
     )
 
 
@@ -189,19 +214,24 @@ def resolve(
     mask: Sequence[str] | None = None,
     reason: str = "",
     allow_blank_text: bool = False,
+    partition: int = NO_PARTITION,
+    record_ms: int = 0,
 ) -> Instruction:
     """resolve validates a message's fields into the Instruction it means for current.
 
     mask (an Update's named fields) merges them over the stored spec; a Stop of a stored
-    campaign keeps its spec, so a Stop may carry nothing but the campaign id.
+    campaign keeps its spec, so a Stop may carry nothing but the campaign id. partition and
+    record_ms say where the message sat in the log (see already_applied).
     """
-    campaign_id = str(fields.get("campaign_id", ""))
+    reason = parse_reason(reason)
     if current is not None and action is Action.STOP:
-        return Instruction(action, current.spec, sequence, reason)
-    if mask is not None:
-        if current is None:
-            raise ValidationError("campaign_id", f"campaign {campaign_id!r} does not exist")
-        changes = {path: fields.get(path) for path in check_mask(mask)}
-        fields = {**spec_fields(current.spec), **changes}
-    spec = validate_spec(fields, allow_blank_text=allow_blank_text)
-    return Instruction(action, spec, sequence, reason)
+        spec = current.spec
+    else:
+        if mask is not None:
+            if current is None:
+                campaign_id = str(fields.get("campaign_id", ""))
+                raise ValidationError("campaign_id", f"campaign {campaign_id!r} does not exist")
+            changes = {path: fields.get(path) for path in check_mask(mask)}
+            fields = {**spec_fields(current.spec), **changes}
+        spec = validate_spec(fields, allow_blank_text=allow_blank_text)
+    return Instruction(action, spec, sequence, reason, partition=partition, record_ms=record_ms)

@@ -11,6 +11,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 ANY = "All"  # a targeting value that matches everyone
+NO_PARTITION = -1  # an instruction ordered by a single sequence (the feed's rows, a preview)
 
 KNOWN_DEVICES = ("Android Mobile", "Windows Computer", "iPhone", "Linux Computer", "Macbook")
 _DEVICE_BY_KEY = {name.lower(): name for name in (*KNOWN_DEVICES, ANY)}
@@ -117,3 +118,5 @@ class Instruction:
     spec: CampaignSpec
     sequence: int  # the Kafka offset or the feed's row number: grows per campaign
     reason: str = ""  # a campaign manager's words on a Stop, kept in the status reason
+    partition: int = NO_PARTITION  # the Kafka partition the offset belongs to
+    record_ms: int = 0  # the Kafka record's timestamp: a recreated topic starts offsets over

@@ -17,6 +17,7 @@ import grpc
 from adplatform.v1 import campaign_pb2, campaign_service_pb2, campaign_service_pb2_grpc
 from sqlalchemy import Engine
 
+from servers import identifiers
 from servers.campaigns import kpis, ordering, store
 from servers.campaigns.instructions import apply, check_mask, resolve
 from servers.campaigns.model import Action, Instruction
@@ -25,6 +26,7 @@ from servers.campaigns.wire import (
     campaign_fields,
     encode_instruction,
     kpi_point_to_proto,
+    refuse_read_only,
     set_fields,
     stats_to_proto,
     to_proto,
@@ -57,23 +59,29 @@ class CampaignService(campaign_service_pb2_grpc.CampaignServiceServicer):
         self, request: campaign_service_pb2.CreateCampaignRequest, context: Context
     ) -> campaign_service_pb2.CreateCampaignResponse:
         """CreateCampaign validates the campaign and publishes New Campaign."""
+        refuse_read_only(request.campaign, "campaign")
         campaign = campaign_pb2.Campaign()
         campaign.CopyFrom(request.campaign)
         if not campaign.campaign_id:
             campaign.campaign_id = str(uuid.uuid4())
+        campaign.campaign_id = identifiers.campaign_id(campaign.campaign_id, "campaign.campaign_id")
         instruction = resolve(None, Action.NEW, campaign_fields(campaign), sequence=0)
+        preview = self._preview(None, instruction)  # everything checked before publishing
         await self._publish(Action.NEW, campaign)
-        return campaign_service_pb2.CreateCampaignResponse(
-            campaign=self._preview(None, instruction)
-        )
+        return campaign_service_pb2.CreateCampaignResponse(campaign=preview)
 
     async def UpdateCampaign(  # noqa: N802
         self, request: campaign_service_pb2.UpdateCampaignRequest, context: Context
     ) -> campaign_service_pb2.UpdateCampaignResponse:
         """UpdateCampaign validates the merged campaign and publishes Update Campaign."""
-        campaign_id = request.campaign_id or request.campaign.campaign_id
-        if request.campaign.campaign_id and request.campaign.campaign_id != campaign_id:
-            raise ValidationError("campaign.campaign_id", "does not match the path")
+        campaign_id = identifiers.campaign_id(
+            request.campaign_id or request.campaign.campaign_id, "campaign_id"
+        )
+        if request.campaign.campaign_id:
+            named = identifiers.campaign_id(request.campaign.campaign_id, "campaign.campaign_id")
+            if named != campaign_id:
+                raise ValidationError("campaign.campaign_id", "does not match the path")
+        refuse_read_only(request.campaign, "campaign")
         mask = check_mask(tuple(request.update_mask.paths) or set_fields(request.campaign))
         if not mask:
             raise ValidationError("update_mask", "names no field to update")
@@ -83,36 +91,35 @@ class CampaignService(campaign_service_pb2_grpc.CampaignServiceServicer):
         campaign.campaign_id = campaign_id
         fields = campaign_fields(campaign)
         instruction = resolve(record.state, Action.UPDATE, fields, sequence=_NEXT, mask=mask)
+        preview = self._preview(record, instruction)
         await self._publish(Action.UPDATE, campaign, mask=mask)
-        return campaign_service_pb2.UpdateCampaignResponse(
-            campaign=self._preview(record, instruction)
-        )
+        return campaign_service_pb2.UpdateCampaignResponse(campaign=preview)
 
     async def StopCampaign(  # noqa: N802
         self, request: campaign_service_pb2.StopCampaignRequest, context: Context
     ) -> campaign_service_pb2.StopCampaignResponse:
         """StopCampaign publishes Stop Campaign for a known campaign."""
         record = await self._get(request.campaign_id)
-        campaign = campaign_pb2.Campaign(campaign_id=request.campaign_id)
+        campaign = campaign_pb2.Campaign(campaign_id=record.state.spec.campaign_id)
         instruction = resolve(record.state, Action.STOP, {}, sequence=_NEXT, reason=request.reason)
-        await self._publish(Action.STOP, campaign, reason=request.reason)
-        return campaign_service_pb2.StopCampaignResponse(
-            campaign=self._preview(record, instruction)
-        )
+        preview = self._preview(record, instruction)
+        await self._publish(Action.STOP, campaign, reason=instruction.reason)
+        return campaign_service_pb2.StopCampaignResponse(campaign=preview)
 
     async def GetCampaign(  # noqa: N802
         self, request: campaign_service_pb2.GetCampaignRequest, context: Context
     ) -> campaign_service_pb2.GetCampaignResponse:
         """GetCampaign reads one campaign with its live money and delivery totals."""
         record = await self._get(request.campaign_id)
+        campaign_id = record.state.spec.campaign_id
 
         def read() -> dict[str, kpis.Totals]:
             with self.engine.connect() as connection:
-                return kpis.totals(connection, [request.campaign_id])
+                return kpis.totals(connection, [campaign_id])
 
         totals = await asyncio.to_thread(read)
         campaign = to_proto(record, datetime.now(UTC), self.tz)
-        campaign.stats.CopyFrom(stats_to_proto(totals.get(request.campaign_id, kpis.Totals())))
+        campaign.stats.CopyFrom(stats_to_proto(totals.get(campaign_id, kpis.Totals())))
         return campaign_service_pb2.GetCampaignResponse(campaign=campaign)
 
     async def ListCampaigns(  # noqa: N802
@@ -155,12 +162,12 @@ class CampaignService(campaign_service_pb2_grpc.CampaignServiceServicer):
         """GetCampaignKpis reads the campaign's KPI minutes in the last `minutes` minutes."""
         if not 0 <= request.minutes <= MAX_KPI_MINUTES:
             raise ValidationError("minutes", f"must be between 0 and {MAX_KPI_MINUTES}")
-        await self._get(request.campaign_id)
+        campaign_id = (await self._get(request.campaign_id)).state.spec.campaign_id
         since = datetime.now(UTC) - timedelta(minutes=request.minutes or DEFAULT_KPI_MINUTES)
 
         def read() -> list[kpis.KpiPoint]:
             with self.engine.connect() as connection:
-                return kpis.series(connection, request.campaign_id, since)
+                return kpis.series(connection, campaign_id, since)
 
         points = await asyncio.to_thread(read)
         return campaign_service_pb2.GetCampaignKpisResponse(
@@ -168,9 +175,8 @@ class CampaignService(campaign_service_pb2_grpc.CampaignServiceServicer):
         )
 
     async def _get(self, campaign_id: str) -> store.CampaignRecord:
-        """_get reads a campaign or raises NotFoundError."""
-        if not campaign_id:
-            raise ValidationError("campaign_id", "is required")
+        """_get reads a campaign by its canonical id or raises NotFoundError."""
+        campaign_id = identifiers.campaign_id(campaign_id)
 
         def read() -> store.CampaignRecord | None:
             with self.engine.connect() as connection:

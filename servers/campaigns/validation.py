@@ -9,10 +9,12 @@ A partial update (PATCH) is validate_spec({**spec_fields(current), **changes}).
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from datetime import date, datetime, time
 from decimal import Decimal
 
+from servers import identifiers
 from servers.campaigns.model import (
     ANY,
     Action,
@@ -27,19 +29,25 @@ from servers.campaigns.schedule import local_window
 from servers.errors import ValidationError
 from servers.money import format_money, parse_money
 
-CAMPAIGN_ID_MAX_CHARS = 64
 TEXT_MAX_CHARS = 1000
-NAME_MAX_CHARS = 100  # category, keywords, city, state, country
+NAME_MAX_CHARS = 100  # category, keywords, city, state, country: VARCHAR(100) columns
 MAX_KEYWORDS = 100
 MAX_AGE = 150
+# The status_reason column is VARCHAR(255); a Stop's reason is kept after its prefix.
+STATUS_REASON_MAX_CHARS = 255
+STOP_REASON_MAX_CHARS = 200
+# Campaign dates: a business range, well inside what every conversion (MySQL DATE and
+# DATETIME, Python datetime, Spark and Hive timestamps) holds, time zones included.
+MIN_DATE = date(2000, 1, 1)
+MAX_DATE = date(2999, 12, 31)
 
 GENDERS = ("M", "F", ANY)
 INCOME_BUCKETS = ("H", "M", "L", ANY)
 
-_CAMPAIGN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*")
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_CLOCK_TIME = re.compile(r"(\d{1,2}):(\d{2}):(\d{2})")
-_AGE = re.compile(r"\d{1,3}")
+# re.ASCII: \d would also match other scripts' digits (Arabic-Indic "100"), which int() reads.
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+_CLOCK_TIME = re.compile(r"(\d{1,2}):(\d{2}):(\d{2})", re.ASCII)
+_AGE = re.compile(r"\d{1,3}", re.ASCII)
 
 
 def validate_spec(fields: Mapping[str, object], *, allow_blank_text: bool = False) -> CampaignSpec:
@@ -123,19 +131,16 @@ def parse_action(value: object) -> Action:
 
 
 def parse_campaign_id(value: object) -> str:
-    """parse_campaign_id accepts a uuid-like id: letters, digits, - _ . :, at most 64 chars."""
+    """parse_campaign_id is the canonical campaign id (servers/identifiers.py has the rule)."""
+    return identifiers.campaign_id(value)
+
+
+def parse_reason(value: object) -> str:
+    """parse_reason reads a Stop's optional reason: at most 200 characters, one line."""
     if value is None:
-        raise ValidationError("campaign_id", "is required")
-    if not isinstance(value, str):
-        raise ValidationError("campaign_id", "must be a string")
-    campaign_id = value.strip()
-    if not campaign_id:
-        raise ValidationError("campaign_id", "is required")
-    if len(campaign_id) > CAMPAIGN_ID_MAX_CHARS:
-        raise ValidationError("campaign_id", f"must be at most {CAMPAIGN_ID_MAX_CHARS} characters")
-    if not _CAMPAIGN_ID.fullmatch(campaign_id):
-        raise ValidationError("campaign_id", "must be letters, digits and - _ . : only")
-    return campaign_id
+        return ""
+    reason = _optional_text(value, "reason", STOP_REASON_MAX_CHARS)
+    return reason or ""
 
 
 def parse_keywords(value: object) -> tuple[str, ...]:
@@ -155,6 +160,7 @@ def parse_keywords(value: object) -> tuple[str, ...]:
         keyword = word.strip()
         if len(keyword) > NAME_MAX_CHARS:
             raise ValidationError("keywords", f"each must be at most {NAME_MAX_CHARS} characters")
+        _check_characters(keyword, "keywords")
         if keyword:
             keywords.setdefault(keyword)
     if len(keywords) > MAX_KEYWORDS:
@@ -208,6 +214,12 @@ def parse_schedule(date_range: object, time_range: object) -> Schedule:
         start_time=_clock(start_time, "time_range.start"),
         end_time=_clock(end_time, "time_range.end"),
     )
+    for field, day in (
+        ("date_range.start", schedule.start_date),
+        ("date_range.end", schedule.end_date),
+    ):
+        if not MIN_DATE <= day <= MAX_DATE:
+            raise ValidationError(field, f"must be between {MIN_DATE} and {MAX_DATE}")
     if schedule.end_date < schedule.start_date:
         raise ValidationError("date_range.end", "must not be before date_range.start")
     window_start, window_end = local_window(schedule)
@@ -231,19 +243,29 @@ def _text(value: object, field: str, max_chars: int, *, allow_blank: bool) -> st
         raise ValidationError(field, "is required")
     if len(text) > max_chars:
         raise ValidationError(field, f"must be at most {max_chars} characters")
+    _check_characters(text, field, allowed="\n\t")
     return text
 
 
-def _optional_text(value: object, field: str) -> str | None:
+def _optional_text(value: object, field: str, max_chars: int = NAME_MAX_CHARS) -> str | None:
     # Absent and blank targeting fields mean "untargeted": protobuf cannot tell them apart.
     if value is None:
         return None
     if not isinstance(value, str):
         raise ValidationError(field, "must be a string")
     text = value.strip()
-    if len(text) > NAME_MAX_CHARS:
-        raise ValidationError(field, f"must be at most {NAME_MAX_CHARS} characters")
+    if len(text) > max_chars:
+        raise ValidationError(field, f"must be at most {max_chars} characters")
+    _check_characters(text, field)
     return text or None
+
+
+def _check_characters(text: str, field: str, allowed: str = "") -> None:
+    # Control characters (NUL, escapes) and lone surrogates (JSON "\ud800") either corrupt
+    # what a reader sees or cannot be stored at all; spaces of every kind are fine.
+    for char in text:
+        if unicodedata.category(char) in ("Cc", "Cs") and char not in allowed:
+            raise ValidationError(field, f"must not contain the character {char!r}")
 
 
 def _place(value: object, field: str) -> str:

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from adplatform.v1 import campaign_pb2, campaign_service_pb2, events_pb2
 from google.protobuf.message import DecodeError
 
+from servers import identifiers
 from servers.campaigns.feed import NESTED_FIELDS, parse_nested
 from servers.campaigns.kpis import KpiPoint, Totals
 from servers.campaigns.model import Action
@@ -74,6 +75,29 @@ def campaign_fields(campaign: campaign_pb2.Campaign) -> dict[str, object]:
             span = getattr(campaign, name)
             fields[name] = {"start": span.start, "end": span.end}
     return fields
+
+
+# What the platform computes and shows: a request that sets one asks for what it cannot have.
+READ_ONLY_FIELDS = frozenset(
+    {
+        "cpm",
+        "status",
+        "status_reason",
+        "spent",
+        "remaining_budget",
+        "current_slot_budget",
+        "created_at",
+        "updated_at",
+        "stats",
+    }
+)
+
+
+def refuse_read_only(campaign: campaign_pb2.Campaign, prefix: str) -> None:
+    """refuse_read_only raises ValidationError naming the first read-only field that is set."""
+    for field, _ in campaign.ListFields():
+        if field.name in READ_ONLY_FIELDS:
+            raise ValidationError(f"{prefix}.{field.name}", "is read-only: the platform sets it")
 
 
 def set_fields(campaign: campaign_pb2.Campaign) -> tuple[str, ...]:
@@ -165,12 +189,24 @@ def encode_instruction(
     return instruction.SerializeToString()
 
 
-def decode_instruction(value: bytes | None) -> Message:
-    """decode_instruction reads a protobuf or feed-JSON record; ValidationError if malformed."""
+def decode_instruction(value: bytes | None, key: bytes | None = None) -> Message:
+    """decode_instruction reads a protobuf or feed-JSON record; ValidationError if malformed.
+
+    The campaign id is made canonical, and when key is given it must be that id: the key
+    chose the partition, and a campaign's instructions keep their order only on one.
+    """
     if not value:
         raise ValidationError("value", "empty record")
-    if value.lstrip()[:1] == b"{":
-        return _decode_feed_json(value)
+    is_json = value.lstrip()[:1] == b"{"
+    message = _decode_feed_json(value) if is_json else _decode_protobuf(value)
+    campaign_id = identifiers.campaign_id(message.fields.get("campaign_id"))
+    if key is not None and key != campaign_id.encode():
+        raise ValidationError("key", f"must be the canonical campaign id {campaign_id!r}")
+    message.fields["campaign_id"] = campaign_id
+    return message
+
+
+def _decode_protobuf(value: bytes) -> Message:
     try:
         instruction = events_pb2.CampaignInstruction.FromString(value)
     except DecodeError:
@@ -188,14 +224,23 @@ def decode_instruction(value: bytes | None) -> Message:
     )
 
 
+# A feed message carries the campaign's fields and its action, nothing else.
+FEED_FIELDS = frozenset({"action", *_SPEC_STRINGS, "keywords", *NESTED_FIELDS})
+
+
 def _decode_feed_json(value: bytes) -> Message:
     """_decode_feed_json reads one feed message; amounts stay exact (floats are refused)."""
     try:
         document = json.loads(value, parse_float=Decimal)
     except (ValueError, UnicodeDecodeError):
         raise ValidationError("value", "malformed JSON") from None
+    except RecursionError:
+        raise ValidationError("value", "JSON nested too deeply") from None
     if not isinstance(document, dict):
         raise ValidationError("value", "JSON must be an object")
+    for name in document:
+        if name not in FEED_FIELDS:
+            raise ValidationError(str(name)[:64], "is not a field of a feed message")
     fields = {key: val for key, val in document.items() if key != "action"}
     for field in NESTED_FIELDS:
         if field in fields:

@@ -12,9 +12,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from servers.campaigns.instructions import CampaignState, apply, is_replay
+from servers.campaigns.instructions import CampaignState, already_applied, apply, resolve
 from servers.campaigns.model import Action, CampaignSpec, Instruction, Status, StatusReason
 from servers.campaigns.pacing import fresh_slot
+from servers.campaigns.validation import STATUS_REASON_MAX_CHARS, STOP_REASON_MAX_CHARS
 from servers.errors import ValidationError
 
 KOLKATA = ZoneInfo("Asia/Kolkata")
@@ -138,10 +139,57 @@ def test_a_replayed_instruction_changes_nothing(
 ) -> None:
     state = spend(run(None, Action.NEW, make_spec(), 3), "5")
     replay = Instruction(action, make_spec(budget="1", text="late"), sequence)
-    assert is_replay(state, replay)
+    assert already_applied(state, replay.sequence)
     outcome = apply(state, replay, NOW, KOLKATA)
     assert not outcome.changed
     assert outcome.state is state
+
+
+def stop_at(offset: int, partition: int, record_ms: int, make_spec: MakeSpec) -> Instruction:
+    return Instruction(
+        Action.STOP, make_spec(), offset, "late", partition=partition, record_ms=record_ms
+    )
+
+
+def test_a_redelivered_record_of_the_same_partition_is_a_replay(make_spec: MakeSpec) -> None:
+    new = Instruction(Action.NEW, make_spec(), 40, partition=2, record_ms=5_000)
+    state = apply(None, new, NOW, KOLKATA).state
+    assert (state.last_sequence, state.last_partition, state.last_record_ms) == (40, 2, 5_000)
+    for offset, record_ms in [(40, 5_000), (12, 4_000)]:
+        outcome = apply(state, stop_at(offset, 2, record_ms, make_spec), NOW, KOLKATA)
+        assert not outcome.changed
+
+
+@pytest.mark.parametrize(
+    ("offset", "partition", "record_ms"),
+    [
+        (3, 5, 5_000),  # another partition: the partition count changed, or the key did
+        (3, 2, 9_000),  # a lower offset but a newer record: the topic was recreated
+        (41, 2, 5_000),  # simply the next record
+    ],
+)
+def test_an_instruction_at_an_incomparable_position_is_applied_not_dropped(
+    make_spec: MakeSpec, offset: int, partition: int, record_ms: int
+) -> None:
+    new = Instruction(Action.NEW, make_spec(), 40, partition=2, record_ms=5_000)
+    state = apply(None, new, NOW, KOLKATA).state
+    outcome = apply(state, stop_at(offset, partition, record_ms, make_spec), NOW, KOLKATA)
+    assert outcome.changed
+    assert outcome.state.status is Status.INACTIVE
+    assert (outcome.state.last_sequence, outcome.state.last_partition) == (offset, partition)
+
+
+def test_a_stop_reason_that_would_not_fit_its_column_is_refused(make_spec: MakeSpec) -> None:
+    state = run(None, Action.NEW, make_spec(), 1)
+    longest = "r" * STOP_REASON_MAX_CHARS
+    stop = resolve(state, Action.STOP, {}, sequence=2, reason=f"  {longest}  ")
+    stopped = apply(state, stop, NOW, KOLKATA).state
+    assert len(stopped.status_reason) <= STATUS_REASON_MAX_CHARS
+    assert stopped.status_reason.endswith(longest)
+    with pytest.raises(ValidationError, match="reason"):
+        resolve(state, Action.STOP, {}, sequence=2, reason="r" * (STOP_REASON_MAX_CHARS + 1))
+    with pytest.raises(ValidationError, match="reason"):
+        resolve(state, Action.STOP, {}, sequence=2, reason="one\nline")
 
 
 def test_applying_the_same_history_twice_gives_the_same_state(make_spec: MakeSpec) -> None:
