@@ -78,6 +78,8 @@ def to_row(state: CampaignState, weights: Weights, tz: ZoneInfo, now: datetime) 
         "slot_start": naive_utc(state.slot.slot_start),
         "slot_budget": state.slot.amount,
         "last_sequence": state.last_sequence,
+        "last_partition": state.last_partition,
+        "last_record_ms": state.last_record_ms,
         "created_at": naive_utc(now),
         "updated_at": naive_utc(now),
     }
@@ -124,6 +126,8 @@ def from_row(row: Mapping[str, Any] | RowMapping) -> CampaignRecord:
         spent=row["spent"],
         slot=SlotBudget(_aware(row["slot_start"]), row["slot_budget"]),
         last_sequence=row["last_sequence"],
+        last_partition=row["last_partition"],
+        last_record_ms=row["last_record_ms"],
     )
     return CampaignRecord(
         state=state,
