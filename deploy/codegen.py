@@ -22,6 +22,9 @@ GENERATED = REPO_ROOT / "generated"
 DESCRIPTOR_SET = GENERATED / "adplatform.binpb"
 PROTO_INCLUDE = TOOLS_DIR / "proto-include"
 GOOGLE_API_PROTOS = ("annotations.proto", "http.proto")
+# The error details the servers send (servers/status.py): only in the descriptor set, so that
+# Envoy's transcoder can render them in JSON error bodies; Python has them from the wheel.
+ERROR_DETAIL_PROTOS = ("google/rpc/error_details.proto",)
 
 
 def proto_files() -> list[str]:
@@ -30,12 +33,16 @@ def proto_files() -> list[str]:
 
 
 def stage_google_api() -> Path:
-    """stage_google_api copies the google/api protos of googleapis-common-protos for buf."""
-    source = Path(annotations_pb2.__file__).parent
-    target = PROTO_INCLUDE / "google" / "api"
-    target.mkdir(parents=True, exist_ok=True)
-    for name in GOOGLE_API_PROTOS:
-        shutil.copyfile(source / name, target / name)
+    """stage_google_api copies the google/api and error-detail protos of googleapis-common-protos.
+
+    protoc and buf read them from PROTO_INCLUDE.
+    """
+    googleapis = Path(annotations_pb2.__file__).parent.parent.parent
+    staged = [f"google/api/{name}" for name in GOOGLE_API_PROTOS] + list(ERROR_DETAIL_PROTOS)
+    for name in staged:
+        target = PROTO_INCLUDE / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(googleapis / name, target)
     return PROTO_INCLUDE
 
 
@@ -48,11 +55,8 @@ def generate(out: Path = GENERATED) -> None:
     if package_dir.exists():
         shutil.rmtree(package_dir)
     package_dir.mkdir(parents=True)
-    args = [
-        "grpc_tools.protoc",
-        f"-I{PROTO_ROOT}",
-        f"-I{include}",
-        f"-I{builtin}",
+    includes = [f"-I{PROTO_ROOT}", f"-I{include}", f"-I{builtin}"]
+    python = [
         f"--python_out={out}",
         f"--grpc_python_out={out}",
         # Type stubs from mypy-protobuf: typed messages, stubs and (a)sync servicers.
@@ -60,13 +64,18 @@ def generate(out: Path = GENERATED) -> None:
         f"--plugin=protoc-gen-mypy_grpc={bin_dir / 'protoc-gen-mypy_grpc'}",
         f"--mypy_out=quiet:{out}",
         f"--mypy_grpc_out=quiet:{out}",
+        *proto_files(),
+    ]
+    descriptor_set = [
         f"--descriptor_set_out={out / DESCRIPTOR_SET.name}",
         "--include_imports",
         "--include_source_info",
         *proto_files(),
+        *ERROR_DETAIL_PROTOS,
     ]
-    if protoc.main(args) != 0:
-        raise SystemExit("protoc failed; see the messages above")
+    for args in (python, descriptor_set):
+        if protoc.main(["grpc_tools.protoc", *includes, *args]) != 0:
+            raise SystemExit("protoc failed; see the messages above")
     (out / "adplatform" / "__init__.py").write_text('"""Code generated from protos/."""\n')
     (package_dir / "__init__.py").write_text('"""Code generated from protos/adplatform/v1."""\n')
 

@@ -2,13 +2,17 @@
 // Campaign routes need the bearer token from `adplatform auth token`; it is kept in
 // sessionStorage, so it lasts as long as the tab and is never written to disk by the page.
 
+import { fieldViolations } from "./fields.js";
+
 const TOKEN_KEY = "adplatform.token";
 
-// ApiError is a refused call: the HTTP status and the API's message ("cpc: must be ...").
+// ApiError is a refused call: the HTTP status, the API's message and the field violations
+// its error details name ([{field, description}], empty when none).
 export class ApiError extends Error {
-  constructor(status, message) {
+  constructor(status, message, violations = []) {
     super(message);
     this.status = status;
+    this.violations = violations;
   }
 }
 
@@ -47,7 +51,9 @@ export async function call(method, path, body, { auth = true } = {}) {
   } catch {
     data = { message: text };
   }
-  if (!reply.ok) throw new ApiError(reply.status, data.message || reply.statusText);
+  if (!reply.ok) {
+    throw new ApiError(reply.status, data.message || reply.statusText, fieldViolations(data));
+  }
   return data;
 }
 

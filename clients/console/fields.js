@@ -1,8 +1,8 @@
 // fields.js — the campaign form's fields and the mapping between form values, the JSON API
 // and the API's field-named errors. Pure: no DOM, so node's test runner can check it.
 //
-// Inputs are named by API field path ("cpc", "target_age_range.start"), so an error such as
-// "target_age_range.start: must be between 0 and 150" finds its input by name. The rules
+// Inputs are named by API field path ("cpc", "target_age_range.start"), so an error's
+// google.rpc.BadRequest field violation (docs/errors.md) finds its input by name. The rules
 // themselves live on the server (servers/campaigns/validation.py): the forms send what the
 // user typed and show the API's answer, so console and API can never disagree.
 
@@ -32,13 +32,21 @@ export const CAMPAIGN_FIELDS = [
 
 const INTEGER = new Set(["target_age_range.start", "target_age_range.end"]);
 
-// splitError reads "field.path: message" into {field, text}; a message naming no field
-// (a transcoder or network error) has field "".
-export function splitError(message) {
-  const match = /^([a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)*): ([\s\S]*)$/.exec(message || "");
-  if (!match) return { field: "", text: message || "" };
-  // Update requests name body fields "campaign.<field>"; the form's inputs drop the prefix.
-  return { field: match[1].replace(/^campaign\./, ""), text: match[2] };
+const BAD_REQUEST = "type.googleapis.com/google.rpc.BadRequest";
+
+// fieldViolations reads the field violations of a JSON error body (a google.rpc.Status) as
+// [{field, description}]; [] when it names no field (a transcoder, proxy or network error).
+export function fieldViolations(body) {
+  const details = Array.isArray(body?.details) ? body.details : [];
+  return details
+    .filter((detail) => detail && detail["@type"] === BAD_REQUEST)
+    // Envoy prints proto field names; the canonical JSON spelling is accepted as well.
+    .flatMap((detail) => detail.field_violations || detail.fieldViolations || [])
+    .map((violation) => ({
+      // Update requests name body fields "campaign.<field>"; the form's inputs drop the prefix.
+      field: String(violation.field || "").replace(/^campaign\./, ""),
+      description: String(violation.description || ""),
+    }));
 }
 
 // inputNameFor picks the input an error belongs to: the field itself, or the first input of

@@ -2,7 +2,7 @@
 // An invalid input gets aria-invalid and its message through aria-describedby, and takes
 // focus, so keyboard and screen-reader users land on what to fix.
 
-import { inputNameFor, splitError } from "./fields.js";
+import { inputNameFor } from "./fields.js";
 
 let counter = 0;
 
@@ -109,20 +109,27 @@ export function say(form, message, tone = "ok") {
   status.className = `form-status ${tone}`;
 }
 
-// showError puts an API error beside the input it names, or in the form's status line.
+// showError puts each field violation of an API error beside the input it names and focuses
+// the first; an error naming no input of this form goes to the form's status line.
 export function showError(form, error) {
-  const { field: name, text } = splitError(error.message);
   const names = [...form.querySelectorAll("[name]")].map((input) => input.name);
-  const inputName = inputNameFor(name, names);
-  if (!inputName) {
+  const placed = [];
+  for (const { field: name, description } of error.violations || []) {
+    const inputName = inputNameFor(name, names);
+    if (!inputName) continue;
+    const input = form.elements.namedItem(inputName);
+    input.setAttribute("aria-invalid", "true");
+    const message = document.getElementById(`${input.id}-error`);
+    const text = name === inputName ? description : `${name}: ${description}`;
+    // Two violations of one input (a range named whole and its start) share its message.
+    message.textContent = placed.includes(input) ? `${message.textContent} ${text}` : text;
+    message.hidden = false;
+    if (!placed.includes(input)) placed.push(input);
+  }
+  if (!placed.length) {
     say(form, error.message || "The request failed.", "bad");
     return;
   }
-  const input = form.elements.namedItem(inputName);
-  input.setAttribute("aria-invalid", "true");
-  const message = document.getElementById(`${input.id}-error`);
-  message.textContent = name === inputName ? text : `${name}: ${text}`;
-  message.hidden = false;
   say(form, `Not saved: ${error.message}`, "bad");
-  input.focus();
+  placed[0].focus();
 }

@@ -31,7 +31,8 @@ export function startSession(onSignedIn) {
       await call("GET", "/v1/campaigns?page_size=1"); // proves the token before showing data
     } catch (error) {
       signOut();
-      showError(form, new ApiError(error.status, `token: ${error.message}`));
+      const violation = { field: "token", description: error.message };
+      showError(form, new ApiError(error.status, error.message, [violation]));
       return;
     }
     form.reset();

@@ -130,14 +130,18 @@ def test_a_bad_bid_shows_the_apis_error_beside_the_field(
     ) as answer:
         form.get_by_role("button", name="Create campaign").click()
     assert answer.value.status == 400
-    message = answer.value.json()["message"]
-    assert message.startswith("cpc: ")
+    refusal = answer.value.json()
+    assert refusal["message"].startswith("cpc: ")  # the human text, for the status line
+    (bad,) = [d for d in refusal["details"] if d["@type"].endswith("google.rpc.BadRequest")]
+    (violation,) = bad["field_violations"]  # the structured form the console reads
+    assert violation["field"] == "cpc"
 
     cpc = form.get_by_label("CPC (bid per click)")
     expect(cpc).to_have_attribute("aria-invalid", "true")
     expect(cpc).to_be_focused()
-    reason = message.removeprefix("cpc: ")
+    reason = violation["description"]
     expect(cpc).to_have_accessible_description(re.compile(re.escape(reason)))
+    expect(form.locator(".form-status")).to_contain_text(f"Not saved: {refusal['message']}")
     expect(form.locator(".field-error:visible")).to_have_count(1)
     page.screenshot(path=screenshots / "create-error.png", full_page=True)
 

@@ -7,8 +7,8 @@ import {
   campaignBody,
   changedFields,
   formValues,
+  fieldViolations,
   inputNameFor,
-  splitError,
 } from "../../../../clients/console/fields.js";
 
 const NAMES = CAMPAIGN_FIELDS.map((field) => field.name);
@@ -33,25 +33,63 @@ const STORED = {
   status: "ACTIVE",
 };
 
-test("splitError reads the field path the API names", () => {
-  assert.deepEqual(splitError("cpc: must be a non-negative decimal like 0.00073"), {
-    field: "cpc",
-    text: "must be a non-negative decimal like 0.00073",
-  });
-  assert.deepEqual(splitError("target_age_range.start: must be between 0 and 150"), {
-    field: "target_age_range.start",
-    text: "must be between 0 and 150",
-  });
-  assert.equal(splitError("campaign.campaign_id: does not match the path").field, "campaign_id");
+// What Envoy's transcoder answers for an invalid campaign (docs/errors.md).
+const BAD_CPC = {
+  code: 3,
+  message: "cpc: must be a non-negative decimal like 0.00073",
+  details: [
+    {
+      "@type": "type.googleapis.com/google.rpc.BadRequest",
+      field_violations: [
+        { field: "cpc", description: "must be a non-negative decimal like 0.00073", reason: "" },
+      ],
+    },
+  ],
+};
+
+test("fieldViolations reads the field paths the error details name", () => {
+  assert.deepEqual(fieldViolations(BAD_CPC), [
+    { field: "cpc", description: "must be a non-negative decimal like 0.00073" },
+  ]);
+  const several = {
+    code: 3,
+    message: "the campaign has two mistakes",
+    details: [
+      { "@type": "type.googleapis.com/google.rpc.ResourceInfo", resource_name: "c-1" },
+      {
+        "@type": "type.googleapis.com/google.rpc.BadRequest",
+        field_violations: [
+          { field: "target_age_range.start", description: "must be between 0 and 150" },
+          { field: "campaign.campaign_id", description: "does not match the path" },
+        ],
+      },
+    ],
+  };
+  assert.deepEqual(fieldViolations(several), [
+    { field: "target_age_range.start", description: "must be between 0 and 150" },
+    { field: "campaign_id", description: "does not match the path" }, // an update's body field
+  ]);
 });
 
-test("splitError leaves messages without a field whole", () => {
-  assert.deepEqual(splitError("the platform is out of reach"), {
-    field: "",
-    text: "the platform is out of reach",
-  });
-  assert.deepEqual(splitError("Jwt is expired"), { field: "", text: "Jwt is expired" });
-  assert.deepEqual(splitError(undefined), { field: "", text: "" });
+test("fieldViolations takes the canonical JSON spelling too", () => {
+  const camel = {
+    details: [
+      {
+        "@type": "type.googleapis.com/google.rpc.BadRequest",
+        fieldViolations: [{ field: "budget", description: "must be positive" }],
+      },
+    ],
+  };
+  assert.deepEqual(fieldViolations(camel), [{ field: "budget", description: "must be positive" }]);
+});
+
+test("fieldViolations reads the details, never the message's prose", () => {
+  assert.deepEqual(fieldViolations({ code: 3, message: "cpc: looks like a field", details: [] }), []);
+  assert.deepEqual(fieldViolations({ http_status: 400, message: "Expected : between key:value pair." }), []);
+  assert.deepEqual(fieldViolations({ message: "Jwt is expired" }), []);
+  assert.deepEqual(fieldViolations({}), []);
+  assert.deepEqual(fieldViolations(undefined), []);
+  assert.deepEqual(fieldViolations({ details: [null, { "@type": "x" }] }), []);
 });
 
 test("inputNameFor finds the input, or the first of a range named whole", () => {
