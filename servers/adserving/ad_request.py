@@ -1,42 +1,76 @@
 """Ad requests as devices send them: checked and normalised into a targeting.Request.
 
-Pure. Every field must fit its served_ads column, so one odd request can never fail the
-batch of served ads it would share a transaction with. Only user_id is required; an empty
-device, city or state matches untargeted campaigns only, and an empty country is the
-platform's home country.
+Pure. Every field is checked as it will be stored, after canonicalisation, against its
+served_ads column, so one odd request can never fail the batch of served ads it would share
+a transaction with: "İ" is one character but lower-cases to two, "ß" title-cases to "Ss".
+MariaDB's utf8mb4 columns count characters (code points), as len does.
+
+The user id is read by servers.identifiers (the one canonical form, the one thing compared
+with the privacy id and looked up in users). The device, city, state and country are free
+text without surrounding whitespace, control characters (NUL, tabs, newlines, DEL, C1) or
+line and paragraph separators: a stored place stays one printable line in logs, reports and
+exports, and a control character (which MariaDB's collation ignores when comparing) cannot
+make two spellings of a place look alike. Lone surrogates cannot arrive through protobuf
+(it checks UTF-8) and are refused here too: the driver could not encode them.
+
+Only user_id is required; an empty device, city or state matches untargeted campaigns only,
+and an empty country is the platform's home country.
 """
 
 from __future__ import annotations
 
+import unicodedata
+
+from servers import identifiers
 from servers.adserving.targeting import Request
 from servers.campaigns.model import canonical_device
 from servers.errors import ValidationError
 
 # LIMITS are the longest values the served_ads columns hold, in characters.
-LIMITS = {"user_id": 64, "device_type": 32, "city": 100, "state": 100, "country": 100}
+LIMITS = {
+    "user_id": identifiers.USER_ID_MAX_CHARS,
+    "device_type": 32,
+    "city": 100,
+    "state": 100,
+    "country": 100,
+}
+# _REFUSED_CATEGORIES are the Unicode categories no stored text may hold: controls, surrogates.
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cs"})
+_LINE_BREAKS = frozenset({"\u2028", "\u2029"})
 
 
 def parse(
     user_id: str, device_type: str, city: str, state: str, country: str, *, home_country: str
 ) -> Request:
     """parse checks an ad request's fields and fills in the home country when none is given."""
-    fields = {
-        "user_id": user_id.strip(),
-        "device_type": device_type.strip(),
-        "city": city.strip(),
-        "state": state.strip(),
-        "country": country.strip() or home_country,
-    }
-    if not fields["user_id"]:
-        raise ValidationError("user_id", "is required")
-    for name, limit in LIMITS.items():
-        if len(fields[name]) > limit:
-            raise ValidationError(name, f"must be at most {limit} characters")
-    device = fields["device_type"]
+    user = identifiers.user_id(user_id)
+    device = _text(device_type, "device_type")
     return Request(
-        user_id=fields["user_id"],
-        device_type=canonical_device(device) if device else "",
-        city=fields["city"],
-        state=fields["state"],
-        country=fields["country"],
+        user_id=user,
+        device_type=_fitting(canonical_device(device) if device else "", "device_type"),
+        city=_fitting(_text(city, "city"), "city"),
+        state=_fitting(_text(state, "state"), "state"),
+        country=_fitting(_text(country, "country") or _text(home_country, "country"), "country"),
     )
+
+
+def _text(value: object, field: str) -> str:
+    """_text is value without surrounding whitespace, refused if it holds control characters."""
+    if not isinstance(value, str):
+        raise ValidationError(field, "must be a string")
+    text = value.strip()
+    if not text.isprintable() and any(_refused(character) for character in text):
+        raise ValidationError(field, "must not contain control characters or line breaks")
+    return text
+
+
+def _refused(character: str) -> bool:
+    return unicodedata.category(character) in _REFUSED_CATEGORIES or character in _LINE_BREAKS
+
+
+def _fitting(value: str, field: str) -> str:
+    """_fitting is value if its column holds it, as it will be stored."""
+    limit = LIMITS[field]
+    if len(value) > limit:
+        raise ValidationError(field, f"must be at most {limit} characters")
+    return value

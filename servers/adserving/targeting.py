@@ -28,7 +28,7 @@ _NOTHING = Decimal(0)
 class Request:
     """Request is an ad request as the device sends it; country defaults to the home country."""
 
-    user_id: str
+    user_id: str  # canonical (servers.identifiers.user_id)
     device_type: str
     city: str
     state: str
@@ -105,8 +105,12 @@ class LiveCampaign:
 
 
 def effective_profile(user_id: str, profile: UserProfile | None) -> UserProfile | None:
-    """effective_profile drops the profile of the privacy user, whatever the users table says."""
-    return None if user_id.strip() == PRIVACY_USER_ID else profile
+    """effective_profile drops the profile of the privacy user, whatever the users table says.
+
+    user_id is canonical (servers.identifiers.user_id, as ad_request.parse reads it), so the
+    comparison is exact here as in profiles.Profiles.find.
+    """
+    return None if user_id == PRIVACY_USER_ID else profile
 
 
 def _key(value: str) -> str:

@@ -21,8 +21,9 @@ from servers.adserving.served import ServedAd
 from servers.campaigns import store
 from servers.errors import NotFoundError
 from servers.feedback import outbox
-from servers.feedback.charging import UserAction, user_action
+from servers.feedback.charging import UserAction
 from servers.feedback.events import feedback_event
+from servers.feedback.feedback_request import FeedbackRequest
 from servers.feedback.settlement import settle
 from servers.money import ZERO, format_money
 from servers.storage.schema import feedback, naive_utc, served_ads
@@ -46,15 +47,18 @@ class Ledger:
         self.engine = engine
         self.tz = tz
 
-    def submit(self, request_id: str, view: int, click: int, acquisition: int) -> Recorded:
-        """submit records the feedback and charges for it, or returns the first result."""
-        action = user_action(view, click, acquisition)  # bad flags: refused, nothing written
+    def submit(self, request: FeedbackRequest) -> Recorded:
+        """submit records the feedback and charges for it, or returns the first result.
+
+        request is checked and canonical (feedback_request.parse): its request id is the
+        one spelling stored, so every spelling a device sends finds the same first result.
+        """
         try:
-            return self._submit(request_id, (view, click, acquisition), action)
+            return self._submit(request.request_id, request.flags, request.action)
         except IntegrityError:
             # A concurrent submission of the same request id committed first.
             with self.engine.connect() as connection:
-                first = _first_result(connection, request_id)
+                first = _first_result(connection, request.request_id)
             if first is None:
                 raise
             return first

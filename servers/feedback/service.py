@@ -11,7 +11,7 @@ import grpc
 from adplatform.v1 import feedback_service_pb2, feedback_service_pb2_grpc
 
 from servers import metrics
-from servers.errors import ValidationError
+from servers.feedback import feedback_request
 from servers.feedback.ledger import Ledger
 from servers.money import format_money
 
@@ -31,15 +31,11 @@ class FeedbackService(feedback_service_pb2_grpc.FeedbackServiceServicer):
         self, request: feedback_service_pb2.SubmitFeedbackRequest, context: Context
     ) -> feedback_service_pb2.SubmitFeedbackResponse:
         """SubmitFeedback records the feedback and charges its campaign at most once."""
-        if not request.request_id:
-            raise ValidationError("request_id", "is required")
+        feedback = feedback_request.parse(
+            request.request_id, request.view, request.click, request.acquisition
+        )
         result = await asyncio.get_running_loop().run_in_executor(
-            self.executor,
-            self.ledger.submit,
-            request.request_id,
-            request.view,
-            request.click,
-            request.acquisition,
+            self.executor, self.ledger.submit, feedback
         )
         if result.duplicate:
             metrics.DUPLICATES.inc()

@@ -327,6 +327,9 @@ def test_the_compatibility_route_answers_like_the_classic_simulator(
         ({"user_id": "x" * 65}, "user_id"),
         ({"user_id": "u1", "device_type": "d" * 33}, "device_type"),
         ({"user_id": "u1", "city": "c" * 101}, "city"),
+        ({"user_id": "u1", "device_type": "İ" * 32}, "device_type"),  # 64 once lower-cased
+        ({"user_id": "u1", "state": "Goa\u0000"}, "state"),
+        ({"user_id": "u\n1"}, "user_id"),
     ],
 )
 def test_bad_requests_are_refused_naming_the_field(

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from servers.adserving.ad_request import parse
 from servers.adserving.targeting import (
     HOME_COUNTRY,
     PRIVACY_USER_ID,
@@ -139,7 +140,9 @@ def test_the_privacy_user_still_gets_location_and_device_targeting() -> None:
     privacy = dataclasses.replace(MUMBAI_ANDROID, user_id=PRIVACY_USER_ID)
     assert matches(targeting(city="Mumbai", device="android-mobile"), privacy, WOMAN_30_MIDDLE)
     assert effective_profile(PRIVACY_USER_ID, WOMAN_30_MIDDLE) is None
-    assert effective_profile(f" {PRIVACY_USER_ID} ", WOMAN_30_MIDDLE) is None
+    # A padded privacy id is canonicalised at the door: the canonical id is what is compared.
+    padded = parse(f" {PRIVACY_USER_ID}\t", "", "", "", "", home_country="India")
+    assert effective_profile(padded.user_id, WOMAN_30_MIDDLE) is None
     assert effective_profile("u1", WOMAN_30_MIDDLE) is WOMAN_30_MIDDLE
 
 
