@@ -8,6 +8,13 @@ a batch that is not full may also wait until its oldest item has lingered a mome
 (Kafka's linger.ms), trading that much latency for fewer, larger batches: each batch has a
 fixed cost (a thread hand-off, a statement, a commit). Items that queued while the previous
 batch was in flight have lingered already, so under load the linger costs nothing.
+
+Isolation: no item can fail another. When the handler raises an error that blames the items
+(blames_items, e.g. MySQL refusing one row of a multi-row INSERT) the batch is bisected and
+each half handled again, down to the single item at fault, which alone gets the error; the
+others get their results. A batch of n items with one refused costs about 2·log2(n) more
+calls. An error that does not blame the items (the database is out of reach) fails every
+item not yet handled, untried, as before.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -24,22 +32,38 @@ R = TypeVar("R")
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class _Failed:
+    """_Failed is an item's outcome when handling it raised error."""
+
+    error: Exception
+
+
+def _never(error: Exception) -> bool:
+    return False
+
+
 class Batcher(Generic[T, R]):
     """Batcher runs handle(items) -> results (one per item, in order) for queued items.
 
-    If handle raises, every item of that batch fails with the exception it raised.
+    If handle raises, every item of that batch fails with the exception it raised, unless
+    blames_items(exception) is true: then the batch is split until only the items at fault
+    fail (handle must be safe to call again on part of a batch it refused).
     """
 
     def __init__(
         self,
         name: str,
         handle: Callable[[list[T]], Sequence[R]],
+        *,
         max_batch: int = 500,
         drainers: int = 2,
         linger: float = 0.0,
+        blames_items: Callable[[Exception], bool] = _never,
     ) -> None:
         self.name = name
         self._handle = handle
+        self._blames_items = blames_items
         self._max_batch = max_batch
         self._drainer_count = drainers
         self._linger = linger
@@ -90,15 +114,47 @@ class Batcher(Generic[T, R]):
                 self._wakeup.clear()
             items = [item for item, _, _ in batch]
             try:
-                results = await loop.run_in_executor(self._executor, self._handle, items)
+                outcomes = await loop.run_in_executor(self._executor, self._outcomes, items)
+            except Exception as error:  # handle broke its contract (a result per item)
+                outcomes = [_Failed(error)] * len(batch)
+            for (_, future, _), outcome in zip(batch, outcomes, strict=True):
+                if future.done():  # a caller whose RPC was cancelled is gone
+                    continue
+                if isinstance(outcome, _Failed):
+                    future.set_exception(outcome.error)
+                else:
+                    future.set_result(outcome)
+
+    def _outcomes(self, items: list[T]) -> list[R | _Failed]:
+        """_outcomes handles items, bisecting a batch whose error blames its items (in a thread).
+
+        Parts are handled left to right, so items are handled in the order they came.
+        """
+        outcomes: list[R | _Failed] = []
+        parts = [items]  # a stack: the leftmost part on top
+        while parts:
+            part = parts.pop()
+            try:
+                results = self._handle(part)
             except Exception as error:
-                for _, future, _ in batch:
-                    if not future.done():
-                        future.set_exception(error)
-                continue
-            for (_, future, _), result in zip(batch, results, strict=True):
-                if not future.done():  # a caller whose RPC was cancelled is gone
-                    future.set_result(result)
+                blamed = self._blames_items(error)
+                if blamed and len(part) > 1:
+                    if len(part) == len(items):
+                        log.warning("%s: batch of %d refused; isolating", self.name, len(part))
+                    middle = len(part) // 2
+                    parts.extend((part[middle:], part[:middle]))
+                    continue
+                if blamed:  # this one item is at fault
+                    outcomes.append(_Failed(error))
+                    continue
+                # Not the items' fault: the rest fail with it, untried.
+                untried = len(part) + sum(len(waiting) for waiting in parts)
+                outcomes.extend([_Failed(error)] * untried)
+                break
+            if len(results) != len(part):
+                raise RuntimeError(f"{self.name}: {len(results)} results for {len(part)} items")
+            outcomes.extend(results)
+        return outcomes
 
     async def close(self) -> None:
         """close handles what is queued, then stops the drainers and their threads."""

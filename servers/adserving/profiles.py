@@ -3,6 +3,11 @@
 An LRU cache with a time to live keeps hot users in memory; misses are looked up together
 (one SELECT ... IN per batch, batches.py). Unknown users are cached as "no profile" too, so
 a flood of them does not reach MySQL. The privacy id is never looked up: it has no profile.
+
+Ids are canonical (servers.identifiers.user_id) and a profile belongs to exactly the id it
+was stored under: the users column's collation would also match other spellings ("U1",
+"u1 ", full-width digits), so the rows MySQL returns are matched to the ids exactly. A batch
+MySQL refuses for one id's sake is split (batches.py), so that id alone fails.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from servers.adserving.batches import Batcher
+from servers.adserving.refusals import blames_rows
 from servers.adserving.targeting import PRIVACY_USER_ID, UserProfile
 from servers.errors import UnavailableError
 from servers.storage.schema import users
@@ -36,7 +42,9 @@ class Profiles:
         self.capacity = capacity
         self.ttl = ttl_seconds
         self._cache: OrderedDict[str, tuple[UserProfile | None, float]] = OrderedDict()
-        self._lookups: Batcher[str, UserProfile | None] = Batcher("profiles", self._read)
+        self._lookups: Batcher[str, UserProfile | None] = Batcher(
+            "profiles", self._read, blames_items=blames_rows
+        )
 
     async def find(self, user_id: str) -> UserProfile | None:
         """find is the user's profile; None for the privacy id and for unknown users."""
@@ -59,15 +67,15 @@ class Profiles:
         try:
             with self.engine.connect() as connection:
                 rows = connection.execute(select(*_COLUMNS).where(users.c.id.in_(set(user_ids))))
-                # The column's collation ignores case, so the lookup does too.
                 found = {
-                    row.id.lower(): UserProfile(row.age, row.gender, row.income_bucket)
-                    for row in rows
+                    row.id: UserProfile(row.age, row.gender, row.income_bucket) for row in rows
                 }
         except SQLAlchemyError as error:
+            if blames_rows(error):
+                raise
             log.warning("user profiles unavailable: %s", error)
             raise UnavailableError("user profiles are unavailable; retry") from None
-        return [found.get(user_id.lower()) for user_id in user_ids]
+        return [found.get(user_id) for user_id in user_ids]
 
     async def close(self) -> None:
         """close finishes pending lookups."""

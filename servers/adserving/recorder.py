@@ -3,9 +3,14 @@
 Group commit: requests enqueue their ServedAd and wait; each batch (all that arrived, up to
 MAX_BATCH, once its oldest ad has waited LINGER_SECONDS) is written by served.record in ONE
 transaction in a writer thread, so MySQL sees a few large commits instead of one per request.
-Each writer keeps its own connection (no pool checkout and ping per batch); a failed write
-drops it, and fails every request of its batch with UNAVAILABLE: the AdServer never answers
-with an ad that is not recorded.
+Each writer keeps its own connection (no pool checkout and ping per batch). The AdServer never
+answers with an ad that is not recorded, and no request fails another:
+
+- MySQL out of reach (refusals.blames_rows is false): the connection is dropped and every
+  request of the batch fails with UNAVAILABLE, to be retried.
+- MySQL refusing a row (a value its column cannot hold, a duplicate request id): the batch is
+  bisected (batches.py) so every other ad commits; only that request fails, with
+  ServedAdRefusedError (INTERNAL: ad_request.parse lets no such value through, so it is our bug).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from servers.adserving import served
 from servers.adserving.batches import Batcher
+from servers.adserving.refusals import blames_rows
 from servers.errors import UnavailableError
 
 log = logging.getLogger(__name__)
@@ -25,6 +31,10 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 500
 WRITERS = 1  # one transaction in flight per process: the next batch gathers meanwhile
 LINGER_SECONDS = 0.001  # a batch waits up to this long to fill: fewer statements, commits
+
+
+class ServedAdRefusedError(Exception):
+    """ServedAdRefusedError says MySQL refused this served ad; the rest of its batch committed."""
 
 
 class Recorder:
@@ -39,15 +49,26 @@ class Recorder:
     ) -> None:
         self.engine = engine
         self._batches: Batcher[served.ServedAd, None] = Batcher(
-            "served-ads", self._write, max_batch=max_batch, drainers=writers, linger=linger
+            "served-ads",
+            self._write,
+            max_batch=max_batch,
+            drainers=writers,
+            linger=linger,
+            blames_items=blames_rows,
         )
         self._local = threading.local()  # each writer thread's connection
         self._connections: list[Connection] = []
         self._lock = threading.Lock()
 
     async def record(self, ad: served.ServedAd) -> None:
-        """record returns when ad is committed, or raises UnavailableError."""
-        await self._batches.submit(ad)
+        """record returns once ad is committed; else UnavailableError or ServedAdRefusedError."""
+        try:
+            await self._batches.submit(ad)
+        except Exception as error:
+            if not blames_rows(error):
+                raise
+            log.error("served ad %s refused by MySQL: %s", ad.request_id, error)
+            raise ServedAdRefusedError(f"served ad {ad.request_id} was refused") from error
 
     def _connection(self) -> Connection:
         """_connection is this writer thread's connection, opened on first use."""
@@ -62,13 +83,21 @@ class Recorder:
         return connection
 
     def _write(self, ads: list[served.ServedAd]) -> list[None]:
-        """_write commits one batch in one transaction (runs in a writer thread)."""
+        """_write commits one batch in one transaction (runs in a writer thread).
+
+        A refused batch raises as it is, for the batcher to isolate the row at fault: the
+        statement was rolled back and the connection is fine.
+        """
         try:
             served.record(self._connection(), ads)
-        except SQLAlchemyError as error:
+        except Exception as error:
+            if blames_rows(error):
+                raise
             log.warning("served ads not recorded (%d in batch): %s", len(ads), error)
             self._drop_connection()
-            raise UnavailableError("the served ad could not be recorded; retry") from None
+            if isinstance(error, SQLAlchemyError):
+                raise UnavailableError("the served ad could not be recorded; retry") from None
+            raise
         return [None] * len(ads)
 
     def _drop_connection(self) -> None:

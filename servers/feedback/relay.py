@@ -3,16 +3,21 @@
 Runs as a thread inside the FeedbackService. Each round claims a batch of pending events,
 sends them through an idempotent acks=all producer keyed by campaign id, waits for every
 delivery and only then marks them published in the same transaction. If Kafka is down the
-transaction rolls back and the round is retried after a pause: nothing is lost.
+round marks nothing and is retried after a pause: nothing is lost.
+
+No event can hold back another: the events of a round that were delivered are marked even
+when others were not (the producer refused one, say as too large, or its delivery failed),
+and only those others stay pending, to be retried; the round's warning names the first.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
@@ -52,31 +57,49 @@ class Relay:
         self.producer.flush(5)
 
     def round(self) -> int:
-        """round publishes one batch of pending events; returns how many."""
+        """round publishes one batch of pending events; returns how many were published.
+
+        Raises RuntimeError, once the delivered events are marked, if any were not delivered.
+        """
         with self.engine.begin() as connection:
             pending = outbox.claim(connection, BATCH)
             if not pending:
                 metrics.OUTBOX_LAG.set(0)
                 return 0
             metrics.OUTBOX_LAG.set(outbox.lag_seconds(connection, datetime.now(UTC)))
-            failures: list[str] = []
+            delivered: set[int] = set()
+            failures: dict[int, str] = {}  # outbox id -> why it was not delivered
 
-            def delivered(error: KafkaError | None, message: Message) -> None:
-                if error is not None:
-                    failures.append(error.str())
+            def on_delivery(event_id: int) -> Callable[[KafkaError | None, Message], None]:
+                def report(error: KafkaError | None, message: Message) -> None:
+                    if error is None:
+                        delivered.add(event_id)
+                    else:
+                        failures[event_id] = error.str()
+
+                return report
 
             for event in pending:
-                self.producer.produce(
-                    self.topic,
-                    key=event.campaign_id.encode(),
-                    value=event.event,
-                    on_delivery=delivered,
-                )
-            undelivered = self.producer.flush(10)
-            if undelivered or failures:
-                raise RuntimeError(
-                    f"{undelivered + len(failures)} events not delivered: {failures[:1]}"
-                )
-            outbox.mark_published(connection, [event.id for event in pending], datetime.now(UTC))
-        metrics.OUTBOX_PUBLISHED.inc(len(pending))
-        return len(pending)
+                try:
+                    self.producer.produce(
+                        self.topic,
+                        key=event.campaign_id.encode(),
+                        value=event.event,
+                        on_delivery=on_delivery(event.id),
+                    )
+                except (KafkaException, BufferError) as error:  # refused before sending
+                    failures[event.id] = str(error)
+            self.producer.flush(10)
+            published = [event.id for event in pending if event.id in delivered]
+            if published:
+                outbox.mark_published(connection, published, datetime.now(UTC))
+        metrics.OUTBOX_PUBLISHED.inc(len(published))
+        missing = [event for event in pending if event.id not in delivered]
+        if missing:  # they stay pending; the next round retries them, and only them
+            first = missing[0]
+            reason = failures.get(first.id, "no delivery report in time")
+            raise RuntimeError(
+                f"{len(missing)} of {len(pending)} events not delivered "
+                f"(first: request {first.request_id}: {reason})"
+            )
+        return len(published)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 
 import pytest
 
@@ -90,3 +91,80 @@ def test_a_lingering_batch_takes_what_arrives_while_its_first_item_waits() -> No
 
     asyncio.run(scenario())
     assert seen == [[0, 1, 2, 3, 4, 5]]
+
+
+class RefusedError(Exception):
+    """RefusedError stands for MySQL refusing a statement for what one of its rows holds."""
+
+
+def _refusing(bad: set[int], calls: list[list[int]]) -> Callable[[list[int]], list[int]]:
+    """_refusing handles a batch like a multi-row INSERT: all of it, or none if one is bad."""
+
+    def handle(items: list[int]) -> list[int]:
+        calls.append(items)
+        if bad & set(items):
+            raise RefusedError(f"refused: {sorted(bad & set(items))}")
+        return [item * 10 for item in items]
+
+    return handle
+
+
+def _outcomes(batcher: Batcher[int, int], items: range) -> list[BaseException | int]:
+    async def scenario() -> list[BaseException | int]:
+        outcomes = await asyncio.gather(*(batcher.submit(n) for n in items), return_exceptions=True)
+        await batcher.close()
+        return outcomes
+
+    return asyncio.run(scenario())
+
+
+def _blames(error: Exception) -> bool:
+    return isinstance(error, RefusedError)
+
+
+@pytest.mark.parametrize("bad", [{0}, {13}, {499}, {7, 300}, set(range(0, 500, 50))])
+def test_a_refused_item_fails_alone_and_the_others_get_their_results(bad: set[int]) -> None:
+    calls: list[list[int]] = []
+    handle = _refusing(bad, calls)
+    batcher: Batcher[int, int] = Batcher(
+        "test", handle, drainers=1, linger=0.05, blames_items=_blames
+    )
+    outcomes = _outcomes(batcher, range(500))
+    for item, outcome in enumerate(outcomes):
+        if item in bad:
+            assert isinstance(outcome, RefusedError), (item, outcome)
+        else:
+            assert outcome == item * 10
+    handled = [item for batch in calls if not bad & set(batch) for item in batch]
+    assert sorted(handled) == sorted(set(range(500)) - bad)  # each good item handled once
+    assert calls[0] == list(range(500))  # they all shared one batch
+    if len(bad) == 1:  # finding one row costs about 2·log2(500) more calls
+        assert len(calls) <= 1 + 2 * 9
+
+
+def test_an_error_that_blames_no_item_fails_what_is_left_untried() -> None:
+    calls: list[list[int]] = []
+
+    def handle(items: list[int]) -> list[int]:
+        calls.append(items)
+        if 3 in items:
+            raise RefusedError("row 3")
+        if len(calls) > 2:  # the database goes away in the middle of the bisection
+            raise ConnectionError("database gone")
+        return items
+
+    batcher: Batcher[int, int] = Batcher(
+        "test", handle, drainers=1, linger=0.05, blames_items=_blames
+    )
+    outcomes = _outcomes(batcher, range(8))
+    # [0..8) refused, [0..4) refused, then [0, 1] fails for the outage: nothing else is tried.
+    assert calls == [list(range(8)), [0, 1, 2, 3], [0, 1]]
+    assert all(isinstance(outcome, ConnectionError) for outcome in outcomes)
+
+
+def test_without_blame_a_refusal_still_fails_the_whole_batch() -> None:
+    calls: list[list[int]] = []
+    batcher: Batcher[int, int] = Batcher("test", _refusing({2}, calls), drainers=1, linger=0.05)
+    outcomes = _outcomes(batcher, range(5))
+    assert all(isinstance(outcome, RefusedError) for outcome in outcomes)
+    assert calls == [list(range(5))]
