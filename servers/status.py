@@ -19,7 +19,6 @@ import grpc
 from google.protobuf import any_pb2, duration_pb2
 from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped]  # no py.typed
-from sqlalchemy.exc import OperationalError
 
 from servers.errors import (
     DEFAULT_RETRY_AFTER,
@@ -31,6 +30,7 @@ from servers.errors import (
     ValidationError,
 )
 from servers.interception import Context, UnaryBehavior, UnaryInterceptor
+from servers.storage.faults import is_transient
 
 log = logging.getLogger(__name__)
 
@@ -146,11 +146,12 @@ def _mapping_errors(method: str, behavior: UnaryBehavior) -> UnaryBehavior:
             await _abort(context, refusal(error))
         except grpc.aio.AbortError:
             raise
-        except OperationalError as error:  # MySQL unreachable or failing over: retryable
-            log.warning("database unavailable in %s: %s", method, error.orig)
-            await _abort(context, DATABASE_UNAVAILABLE)
-        except Exception:
-            log.exception("unexpected error in %s", method)
-            await _abort(context, INTERNAL_ERROR)
+        except Exception as error:
+            if is_transient(error):  # MySQL unreachable or failing over: retryable
+                log.warning("database unavailable in %s: %s", method, error)
+                await _abort(context, DATABASE_UNAVAILABLE)
+            else:
+                log.exception("unexpected error in %s", method)
+                await _abort(context, INTERNAL_ERROR)
 
     return call

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
+import pymysql
 import pytest
 from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
@@ -210,13 +211,21 @@ def test_a_client_reads_the_retry_delay_and_retry_after() -> None:
 
 
 def test_an_unreachable_database_is_unavailable_with_a_retry_delay() -> None:
-    refused = asyncio.run(_call_raising(OperationalError("SELECT 1", {}, Exception("gone"))))
+    lost = pymysql.err.OperationalError(2013, "Lost connection to MySQL server during query")
+    refused = asyncio.run(_call_raising(OperationalError("SELECT 1", {}, lost)))
     assert refused.code() == grpc.StatusCode.UNAVAILABLE
     assert refused.details() == "database unavailable; retry"
     status = _details(refused)
     assert status is not None
     (retry,) = _unpacked(status)
     assert isinstance(retry, RetryInfo)
+
+
+def test_a_statement_the_database_refuses_is_internal_not_a_reason_to_retry() -> None:
+    refusal = pymysql.err.OperationalError(1366, "Incorrect string value")
+    refused = asyncio.run(_call_raising(OperationalError("INSERT", {}, refusal)))
+    assert refused.code() == grpc.StatusCode.INTERNAL
+    assert _trailer(refused, RETRY_AFTER_KEY) is None
 
 
 def test_a_crash_is_a_bare_internal_error() -> None:
