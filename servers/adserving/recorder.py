@@ -67,7 +67,8 @@ class Recorder:
         except Exception as error:
             if not blames_rows(error):
                 raise
-            log.error("served ad %s refused by MySQL: %s", ad.request_id, error)
+            reason = getattr(error, "orig", None) or error  # the driver's words, not the SQL
+            log.error("served ad %s refused by MySQL: %s", ad.request_id, reason)
             raise ServedAdRefusedError(f"served ad {ad.request_id} was refused") from error
 
     def _connection(self) -> Connection:
