@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from sqlalchemy import DECIMAL, BigInteger, Integer, SmallInteger, String
 
 from servers.campaigns import store
+from servers.campaigns.feed import NESTED_FIELDS
 from servers.campaigns.instructions import apply, resolve
 from servers.campaigns.model import Action
 from servers.campaigns.pricing import Weights
@@ -27,6 +28,7 @@ from servers.campaigns.validation import spec_fields, validate_spec
 from servers.campaigns.wire import decode_instruction, encode_instruction
 from servers.errors import ValidationError
 from servers.storage.schema import campaigns
+from tests.unit.servers.conftest import VALID_FIELDS
 
 KOLKATA = ZoneInfo("Asia/Kolkata")
 NOW = datetime(2025, 9, 12, 4, 0, tzinfo=UTC)
@@ -34,27 +36,9 @@ WEIGHTS = Weights.parse("1000", "1000")
 
 
 def feed_message(**overrides: object) -> dict[str, object]:
-    message: dict[str, object] = {
-        "action": "New Campaign",
-        "campaign_id": "8cf1b846-8f97-11f0-b7f6-0e087721c0e9",
-        "text": "Transmission Oil Cooler",
-        "category": "Tools & Hardware",
-        "keywords": "automotive,oils",
-        "target_gender": "F",
-        "target_age_range": "{'start': '20', 'end': '45'}",
-        "target_city": "All",
-        "target_state": "All",
-        "target_country": "India",
-        "target_income_bucket": "M",
-        "target_device": "All",
-        "cpc": "0.00066",
-        "cpa": "0.0529",
-        "budget": "500",
-        "date_range": "{'start': '2025-09-12', 'end': '2025-09-13'}",
-        "time_range": "{'start': '5:00:00', 'end': '18:00:00'}",
-    }
-    message.update(overrides)
-    return message
+    """feed_message is a valid feed message (ranges as the feed's literal strings)."""
+    literal = {name: str(VALID_FIELDS[name]) for name in NESTED_FIELDS}
+    return {"action": "New Campaign", **VALID_FIELDS, **literal, **overrides}
 
 
 def feed_json(**overrides: object) -> bytes:
