@@ -177,7 +177,14 @@ def get(connection: Connection, campaign_id: str) -> CampaignRecord | None:
 
 
 def parse_filter(text: str) -> dict[str, str]:
-    """parse_filter reads 'key=value key2="two words"' terms over the FILTERABLE columns."""
+    """parse_filter reads 'key=value key2="two words"' terms over the FILTERABLE columns.
+
+    A filter is short: every term at its column's length fits in well under max_chars, and
+    shlex takes quadratic time over one long word, which would stall the server's loop.
+    """
+    max_chars = 2048
+    if len(text) > max_chars:
+        raise ValidationError("filter", f"must be at most {max_chars} characters")
     try:
         words = shlex.split(text)
     except ValueError as error:
@@ -186,9 +193,14 @@ def parse_filter(text: str) -> dict[str, str]:
     for term in words:
         key, sep, value = term.partition("=")
         if not sep or not value:
-            raise ValidationError("filter", f"term {term!r} is not key=value")
+            raise ValidationError("filter", f"term {term[:40]!r} is not key=value")
         if key not in FILTERABLE:
-            raise ValidationError("filter", f"unknown key {key!r}; use one of {FILTERABLE}")
+            raise ValidationError("filter", f"unknown key {key[:40]!r}; use one of {FILTERABLE}")
+        if key in terms:
+            raise ValidationError("filter", f"{key} is given twice")
+        length = getattr(campaigns.c[key].type, "length", None)
+        if length is not None and len(value) > length:
+            raise ValidationError("filter", f"{key} must be at most {length} characters")
         terms[key] = value
     return terms
 
