@@ -7,43 +7,67 @@ generated ``adplatform.v1.events_pb2`` module: Kafka rows arrive as Arrow record
 value is parsed with protobuf's C (upb) parser and the columns go back to the JVM as Arrow.
 
 A record that cannot be archived (not a FeedbackEvent, no request id, a malformed amount, ...)
-is not dropped and does not stop the stream: its row carries ``error`` (the reason) and ``raw``
-(the original bytes), and the writer sets it aside in the quarantine table.
+is not dropped and does not stop the stream: its row carries ``error`` (the reason, naming the
+field: ``"request_id: must be a UUID ..."``) and ``raw`` (the original bytes), and the writer
+sets it aside in the quarantine table. Whatever the bytes, one record never fails its batch.
+
+A decoded row fits the archive's columns (spark/tables.py) by construction:
+
+- ids are canonical per servers/identifiers.py (a request id lowercase, padding removed), so
+  the sink's de-duplication by request id sees one id as one charge;
+- amounts are exact Decimals with at most 10 places, below 10^14 (DECIMAL(24,10));
+- targeting texts are at most as long as the served_ads columns they were copied from and
+  hold no control characters; the age range is 0 ≤ start ≤ end ≤ 150;
+- flags are 0 or 1, user_action is the one they imply, and expenditure is at most that
+  action's auction price (DESIGN rule 6);
+- times are valid protobuf Timestamps between 1900-01-01 and 9999-12-31 (UTC): what Spark,
+  Parquet and Hive all hold without calendar rebasing, so the dt/hr partitions are plain
+  ``yyyy-MM-dd`` and ``HH`` strings. A Kafka timestamp outside that range is written as NULL
+  (it is lineage only; the topic, partition and offset still name the record).
 
 This module has no Spark import: tests call :func:`decode_batch` on plain Arrow batches.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any, Literal
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from adplatform.v1 import events_pb2
 from google.protobuf.message import DecodeError
 
+from servers import identifiers
+from servers.campaigns.validation import MAX_AGE
 from servers.errors import ValidationError
+from servers.feedback.charging import expenditure, user_action
 from servers.money import parse_money
 
 MONEY = pa.decimal128(24, 10)
 TIMESTAMP = pa.timestamp("us", tz="UTC")
-ACTIONS = frozenset({"view", "click", "acquisition"})
 MONEY_FIELDS = ("auction_cpm", "auction_cpc", "auction_cpa", "expenditure")
-TIME_FIELDS: tuple[Literal["timestamp", "campaign_start_time", "campaign_end_time"], ...] = (
+TimeField = Literal["timestamp", "campaign_start_time", "campaign_end_time"]
+TIME_FIELDS: tuple[TimeField, ...] = (
     "timestamp",
     "campaign_start_time",
     "campaign_end_time",
 )
-TEXT_FIELDS = (
-    "campaign_id",
-    "user_id",
-    "request_id",
-    "target_location",
-    "target_gender",
-    "target_income_bucket",
-    "target_device_type",
-    "user_action",
-)
+# TARGETING_MAX_CHARS is the longest value of each targeting field: the served_ads column
+# the FeedbackService copied it from (servers/storage/schema.py).
+TARGETING_MAX_CHARS = {
+    "target_location": 320,
+    "target_gender": 8,
+    "target_income_bucket": 8,
+    "target_device_type": 32,
+}
+# EARLIEST and LATEST bound every archived time, in microseconds since the epoch (UTC).
+EARLIEST = -2_208_988_800 * 1_000_000  # 1900-01-01T00:00:00Z
+LATEST = 253_402_300_800 * 1_000_000 - 1  # 9999-12-31T23:59:59.999999Z
+_NANOS_PER_SECOND = 1_000_000_000
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")  # categories Cc and Cs
+_SHOWN_CHARS = 40  # how much of a bad value a reason quotes
 
 # DECODED is the Arrow schema decode_batch returns; DECODED_DDL is the same for Spark.
 DECODED = pa.schema(
@@ -87,7 +111,7 @@ DECODED_DDL = ", ".join(f"`{field.name}` {_SPARK_TYPES[field.type]}" for field i
 
 
 class MalformedEventError(Exception):
-    """MalformedEventError says why a record cannot be archived."""
+    """MalformedEventError says why a record cannot be archived ("field: why")."""
 
 
 def age_range(start: int, end: int) -> str:
@@ -95,16 +119,43 @@ def age_range(start: int, end: int) -> str:
     return f"{start}-{end}"
 
 
-def _micros(stamp: Any) -> int:
-    """_micros is a protobuf Timestamp as microseconds since the epoch (UTC)."""
-    return int(stamp.seconds) * 1_000_000 + int(stamp.nanos) // 1000
+def _shown(value: str) -> str:
+    """_shown quotes a bad value for a reason, cut short: a reason is not a copy of the record."""
+    return repr(value if len(value) <= _SHOWN_CHARS else value[:_SHOWN_CHARS] + "...")
 
 
-def _flag(event: events_pb2.FeedbackEvent, name: str) -> int:
-    value = int(getattr(event, name))
-    if value not in (0, 1):
-        raise MalformedEventError(f"{name} must be 0 or 1, got {value}")
-    return value
+def _micros(event: events_pb2.FeedbackEvent, name: TimeField) -> int:
+    """_micros is a Timestamp field as microseconds since the epoch, checked against the range."""
+    if not event.HasField(name):
+        raise MalformedEventError(f"{name}: is missing")
+    stamp = getattr(event, name)
+    if not 0 <= stamp.nanos < _NANOS_PER_SECOND:
+        raise MalformedEventError(f"{name}.nanos: must be 0 to 999999999, got {stamp.nanos}")
+    micros = stamp.seconds * 1_000_000 + stamp.nanos // 1000
+    if not EARLIEST <= micros <= LATEST:
+        raise MalformedEventError(f"{name}: must lie between 1900-01-01 and 9999-12-31 (UTC)")
+    return int(micros)
+
+
+def _targeting(event: events_pb2.FeedbackEvent, name: str) -> str:
+    """_targeting is a targeting text as the served ad held it: bounded, no control characters."""
+    text: str = getattr(event, name)
+    limit = TARGETING_MAX_CHARS[name]
+    if len(text) > limit:
+        raise MalformedEventError(f"{name}: must be at most {limit} characters")
+    control = _CONTROL.search(text)
+    if control:
+        raise MalformedEventError(f"{name}: must not contain the character {control[0]!r}")
+    return text
+
+
+def _ages(event: events_pb2.FeedbackEvent) -> str:
+    start, end = event.target_age_range.start, event.target_age_range.end
+    if not 0 <= start <= MAX_AGE:
+        raise MalformedEventError(f"target_age_range.start: must be between 0 and {MAX_AGE}")
+    if not start <= end <= MAX_AGE:
+        raise MalformedEventError(f"target_age_range.end: must be between start and {MAX_AGE}")
+    return age_range(start, end)
 
 
 def event_row(value: bytes) -> dict[str, Any]:
@@ -114,54 +165,64 @@ def event_row(value: bytes) -> dict[str, Any]:
         event.ParseFromString(value)
     except DecodeError as error:
         raise MalformedEventError(f"not a FeedbackEvent: {error}") from None
-    row: dict[str, Any] = {name: getattr(event, name) for name in TEXT_FIELDS}
-    for name in ("request_id", "campaign_id"):
-        if not row[name]:
-            raise MalformedEventError(f"{name} is empty")
-    if row["user_action"] not in ACTIONS:
-        action = row["user_action"]
-        raise MalformedEventError(f"user_action {action!r} is not view, click or acquisition")
-    for name in MONEY_FIELDS:
-        try:
+    try:
+        row: dict[str, Any] = {
+            "request_id": identifiers.request_id(event.request_id),
+            "campaign_id": identifiers.campaign_id(event.campaign_id),
+            "user_id": identifiers.user_id(event.user_id),
+        }
+        for name in MONEY_FIELDS:
             row[name] = parse_money(getattr(event, name), name)
-        except ValidationError as error:
-            raise MalformedEventError(str(error)) from None
-    for name in ("click", "view", "acquisition"):
-        row[name] = _flag(event, name)
-    for name in TIME_FIELDS:
-        if not event.HasField(name):
-            raise MalformedEventError(f"{name} is missing")
-        row[name] = _micros(getattr(event, name))
-    row["target_age_range"] = age_range(event.target_age_range.start, event.target_age_range.end)
+        action = user_action(event.view, event.click, event.acquisition)
+    except ValidationError as error:
+        raise MalformedEventError(str(error)) from None
+    if event.user_action != action:
+        shown = _shown(event.user_action)
+        raise MalformedEventError(f"user_action: is {shown}, but the flags say {action}")
+    price = expenditure(action, row["auction_cpc"], row["auction_cpa"])
+    if row["expenditure"] > price:
+        raise MalformedEventError(f"expenditure: must not exceed the {action} price {price}")
+    row |= {"user_action": event.user_action, "target_age_range": _ages(event)}
+    row |= {name: int(getattr(event, name)) for name in ("click", "view", "acquisition")}
+    row |= {name: _targeting(event, name) for name in TARGETING_MAX_CHARS}
+    row |= {name: _micros(event, name) for name in TIME_FIELDS}
     return row
+
+
+def _record_row(value: bytes | None) -> dict[str, Any]:
+    """_record_row is one record's decoded row, or its quarantine row (raw bytes and reason)."""
+    try:
+        return event_row(value or b"") | {"raw": None, "error": None}
+    except MalformedEventError as error:
+        return {"raw": value, "error": str(error)}
+    except Exception as error:
+        # A bug in the checks above must cost its one record, set aside, never the batch.
+        return {"raw": value, "error": f"cannot decode: {type(error).__name__}"}
+
+
+def _lineage_time(stamps: pa.Array) -> pa.Array:
+    """_lineage_time is the Kafka timestamps as TIMESTAMP, NULL where Hive could not hold one."""
+    stamps = stamps.cast(TIMESTAMP)
+    micros = stamps.cast(pa.int64())
+    fits = pc.and_(pc.greater_equal(micros, EARLIEST), pc.less_equal(micros, LATEST))
+    return pc.if_else(fits, stamps, pa.scalar(None, TIMESTAMP))
 
 
 def decode_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
     """decode_batch turns Kafka rows (value, topic, partition, offset, timestamp) into DECODED."""
-    columns: dict[str, list[Any]] = {field.name: [] for field in DECODED}
-    values = batch.column("value").to_pylist()
-    topics = batch.column("topic").to_pylist()
-    partitions = batch.column("partition").to_pylist()
-    offsets = batch.column("offset").to_pylist()
-    stamps = batch.column("timestamp").cast(TIMESTAMP).to_pylist()
-    for value, topic, partition, offset, stamp in zip(
-        values, topics, partitions, offsets, stamps, strict=True
-    ):
-        try:
-            row = event_row(value or b"")
-            row["raw"] = None
-            row["error"] = None
-        except MalformedEventError as error:
-            row = {"raw": value, "error": str(error)}
-        row |= {
-            "kafka_topic": topic,
-            "kafka_partition": partition,
-            "kafka_offset": offset,
-            "kafka_timestamp": stamp,
-        }
-        for name, column in columns.items():
-            column.append(row.get(name))
-    arrays = [pa.array(columns[field.name], type=field.type) for field in DECODED]
+    rows = [_record_row(value) for value in batch.column("value").to_pylist()]
+    lineage = {
+        "kafka_topic": batch.column("topic").cast(pa.string()),
+        "kafka_partition": batch.column("partition").cast(pa.int32()),
+        "kafka_offset": batch.column("offset").cast(pa.int64()),
+        "kafka_timestamp": _lineage_time(batch.column("timestamp")),
+    }
+    arrays = [
+        lineage[field.name]
+        if field.name in lineage
+        else pa.array([row.get(field.name) for row in rows], type=field.type)
+        for field in DECODED
+    ]
     return pa.RecordBatch.from_arrays(arrays, schema=DECODED)
 
 
