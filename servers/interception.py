@@ -14,6 +14,7 @@ import grpc
 Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
 UnaryBehavior: TypeAlias = Callable[[Any, Context], Awaitable[Any]]
 Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
+Deserializer: TypeAlias = Callable[[bytes], Any]
 
 
 class UnaryInterceptor(grpc.aio.ServerInterceptor):
@@ -25,6 +26,10 @@ class UnaryInterceptor(grpc.aio.ServerInterceptor):
     def wrap(self, method: str, behavior: UnaryBehavior) -> UnaryBehavior:
         """wrap returns the behaviour to run instead of behavior for the full method name."""
         raise NotImplementedError
+
+    def read_with(self, deserializer: Deserializer | None) -> Deserializer | None:
+        """read_with is the request deserializer to use instead of deserializer (the same)."""
+        return deserializer
 
     async def intercept_service(
         self,
@@ -41,7 +46,7 @@ class UnaryInterceptor(grpc.aio.ServerInterceptor):
             return handler
         wrapped = grpc.unary_unary_rpc_method_handler(
             self.wrap(method, handler.unary_unary),  # type: ignore[arg-type]
-            request_deserializer=handler.request_deserializer,
+            request_deserializer=self.read_with(handler.request_deserializer),
             response_serializer=handler.response_serializer,
         )
         self._wrapped[method] = wrapped

@@ -17,7 +17,7 @@ from typing import Any, TypeAlias
 
 import grpc
 from google.protobuf import any_pb2, duration_pb2
-from google.protobuf.message import Message
+from google.protobuf.message import DecodeError, Message
 from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped]  # no py.typed
 
 from servers.errors import (
@@ -29,7 +29,7 @@ from servers.errors import (
     UnavailableError,
     ValidationError,
 )
-from servers.interception import Context, UnaryBehavior, UnaryInterceptor
+from servers.interception import Context, Deserializer, UnaryBehavior, UnaryInterceptor
 from servers.storage.faults import is_transient
 
 log = logging.getLogger(__name__)
@@ -130,6 +130,36 @@ class DomainErrorInterceptor(UnaryInterceptor):
         """wrap adds the error mapping to one method."""
         return _mapping_errors(method, behavior)
 
+    def read_with(self, deserializer: Deserializer | None) -> Deserializer | None:
+        """read_with keeps a request that does not decode for the behaviour to refuse.
+
+        gRPC would answer such a request (a string field that is not UTF-8, which Envoy
+        passes on from a percent-encoded path) with a bare INTERNAL or UNKNOWN.
+        """
+        if deserializer is None:
+            return None
+        read = deserializer
+
+        def tolerant(data: bytes) -> Any:
+            try:
+                return read(data)
+            except DecodeError as error:
+                return Undecodable(str(error))
+
+        return tolerant
+
+
+@dataclass(frozen=True, slots=True)
+class Undecodable:
+    """Undecodable stands for a request whose bytes are not its message."""
+
+    reason: str
+
+    def refusal(self) -> Refusal:
+        """refusal names the whole request: protobuf does not say which field was wrong."""
+        problem = self.reason.rpartition(": ")[2] or "malformed"
+        return refusal(ValidationError("request", f"cannot be decoded: {problem}"))
+
 
 async def _abort(context: Context, answer: Refusal) -> None:
     """_abort ends the call with the refusal's status, message and trailers."""
@@ -140,6 +170,8 @@ def _mapping_errors(method: str, behavior: UnaryBehavior) -> UnaryBehavior:
     """_mapping_errors wraps one unary behaviour with the error mapping."""
 
     async def call(request: Any, context: Context) -> Any:
+        if isinstance(request, Undecodable):
+            await _abort(context, request.refusal())
         try:
             return await behavior(request, context)
         except DomainError as error:

@@ -13,6 +13,7 @@ from typing import Any
 import grpc
 import pymysql
 import pytest
+from adplatform.v1.campaign_service_pb2 import GetCampaignRequest
 from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
 from hypothesis import given
@@ -234,3 +235,43 @@ def test_a_crash_is_a_bare_internal_error() -> None:
     assert refused.details() == "internal error"
     assert _details(refused) is None
     assert _trailer(refused, RETRY_AFTER_KEY) is None
+
+
+def test_a_request_that_does_not_decode_is_invalid_argument_not_a_crash() -> None:
+    # GetCampaignRequest with campaign_id = b"\xc3": what Envoy makes of GET /v1/campaigns/%C3.
+    not_utf8 = b"\x0a\x01\xc3"
+
+    async def echo(request: GetCampaignRequest, context: Any) -> GetCampaignRequest:
+        return request
+
+    async def call() -> grpc.aio.AioRpcError:
+        server = grpc.aio.server(interceptors=[DomainErrorInterceptor()])
+        handler = grpc.unary_unary_rpc_method_handler(
+            echo,
+            request_deserializer=GetCampaignRequest.FromString,
+            response_serializer=GetCampaignRequest.SerializeToString,
+        )
+        server.add_generic_rpc_handlers(
+            [grpc.method_handlers_generic_handler("test.Decode", {"Get": handler})]
+        )
+        port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        try:
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+                method = channel.unary_unary("/test.Decode/Get")
+                good = GetCampaignRequest(campaign_id="ok").SerializeToString()
+                assert await method(good, timeout=5) == good  # a good request still works
+                with pytest.raises(grpc.aio.AioRpcError) as raised:
+                    await method(not_utf8, timeout=5)
+                return raised.value
+        finally:
+            await server.stop(None)
+
+    refused = asyncio.run(call())
+    assert refused.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "request: cannot be decoded" in (refused.details() or "")
+    status = _details(refused)
+    assert status is not None
+    (bad,) = _unpacked(status)
+    assert isinstance(bad, BadRequest)
+    assert bad.field_violations[0].field == "request"
