@@ -7,12 +7,17 @@ Ports default to a range that common system services do not use.
 
 from __future__ import annotations
 
+import functools
+import ipaddress
+import math
 import os
+import re
+import zoneinfo
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -24,11 +29,92 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 LOCAL_MYSQL_USER = "adplatform"
 LOCAL_MYSQL_PASSWORD = "adplatform"  # loopback-only instance owned by the stack
 
+# Limits of the numeric settings that are not ports (1-65535) or durations (see _checked).
+_NUMBER_LIMITS: dict[str, tuple[float, float]] = {
+    "topic_partitions": (1, 10_000),
+    "max_request_bytes": (1, 2**31 - 1),
+    "device_rate_limit_per_second": (0, 10**9),  # 0 turns the limit off
+    "device_rate_limit_burst": (1, 10**9),
+    "spark_max_offsets_per_trigger": (1, 10**9),
+    "adserver_workers": (1, 256),
+    "feedback_threads": (1, 1024),
+}
+_MAX_SECONDS = 365 * 24 * 3600  # durations: a year is already far past any sensible value
+_TEXT_PATTERNS: dict[str, tuple[str, str]] = {
+    # name: (pattern, what the refusal says it must be)
+    "mysql_database": (r"[A-Za-z0-9_]{1,64}", "1-64 letters, digits or _"),
+    "kpi_table": (r"[A-Za-z0-9_]{1,64}", "1-64 letters, digits or _"),
+    "hive_database": (r"[A-Za-z_][A-Za-z0-9_]{0,127}", "a Hive name: letters, digits or _"),
+    "kafka_heap": (r"[1-9][0-9]*[kKmMgG]", "a JVM size like 512m or 2g"),
+    "spark_driver_memory": (r"[1-9][0-9]*[kKmMgG]", "a JVM size like 512m or 2g"),
+    "spark_master": (
+        r"local(\[([1-9][0-9]*|\*)(,[1-9][0-9]*)?\])?|(spark|k8s)://\S+|yarn",
+        "local, local[N], local[*], spark://host:port, k8s://... or yarn",
+    ),
+    # servers.adserving.auction.PricingMode's values (tests keep the two in step).
+    "pricing_mode": (r"second_price|literal", "second_price or literal"),
+    "cpm_cpc_weight": (r"[0-9]+(\.[0-9]{1,10})?", "a non-negative decimal like 0.0075"),
+    "cpm_cpa_weight": (r"[0-9]+(\.[0-9]{1,10})?", "a non-negative decimal like 0.0005"),
+}
+_TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")
+_HOSTNAME = re.compile(
+    r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+)
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_MYSQL_SCHEMES = ("mysql", "mysql+pymysql")
+_COUNTRY_MAX_CHARS = 100  # the VARCHAR(100) country columns
+
+
+def _host(text: str) -> str:
+    """_host is text if it is an IP address or a DNS host name, else ValueError."""
+    bare = text[1:-1] if text.startswith("[") and text.endswith("]") else text
+    try:
+        ipaddress.ip_address(bare)
+    except ValueError:
+        if bare != text or not _HOSTNAME.fullmatch(text) or len(text) > 253:
+            raise ValueError(f"{text!r} is not an IP address or host name") from None
+    return text
+
+
+def _endpoint(text: str) -> str:
+    """_endpoint is text if it is host:port ("127.0.0.1:9092", "[::1]:9092"), else ValueError."""
+    host, colon, port = text.rpartition(":")
+    if not colon or not port.isascii() or not port.isdigit() or not 1 <= int(port) <= 65_535:
+        raise ValueError(f"{text!r} must be host:port with a port between 1 and 65535")
+    _host(host)
+    return text
+
+
+def _url(text: str, schemes: tuple[str, ...]) -> str:
+    """_url is text if it is a scheme://host:port/... URL of one of schemes, else ValueError."""
+    parts = urlsplit(text)
+    if parts.scheme not in schemes:
+        raise ValueError(f"must be a {' or '.join(schemes)} URL")
+    try:
+        port = parts.port  # urlsplit checks the port only when asked
+    except ValueError:
+        port = 0
+    if port == 0:
+        raise ValueError("must have a port between 1 and 65535")
+    if not parts.hostname:
+        raise ValueError("must name a host")
+    _host(parts.hostname)
+    return text
+
+
+@functools.cache
+def _zones() -> frozenset[str]:
+    """_zones are the IANA zones, without the aliases of whatever zone this machine is in."""
+    return frozenset(zoneinfo.available_timezones()) - {"localtime", "posixrules"}
+
 
 class Settings(BaseSettings):
     """Settings holds every knob of the platform; servers, clients and the stack share it."""
 
-    model_config = SettingsConfigDict(env_prefix="ADPLATFORM_", extra="ignore", frozen=True)
+    # hide_input_in_errors: a refused mysql_url must not print its password.
+    model_config = SettingsConfigDict(
+        env_prefix="ADPLATFORM_", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     run_dir: Path = Field(REPO_ROOT / ".run", description="state, logs and PIDs of the local stack")
     host: str = Field("127.0.0.1", description="loopback address every local part listens on")
@@ -85,6 +171,102 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     shutdown_grace_seconds: float = 5.0
+
+    # Every value is checked as it is loaded: a bad one stops start-up with an error naming
+    # the setting, never a traceback from deep inside a server or a silently wrong value.
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        """_no_booleans_for_numbers refuses true/false where a number belongs (TOML port = true)."""
+        annotation = cls.model_fields[str(info.field_name)].annotation
+        if isinstance(value, bool) and annotation in (int, float):
+            raise ValueError("must be a number, not a boolean")
+        return value
+
+    @field_validator("*")
+    @classmethod
+    def _checked(cls, value: Any, info: ValidationInfo) -> Any:
+        """_checked applies each setting's rule; ports, durations, topics and addresses by name."""
+        name = str(info.field_name)
+        if value is None:
+            return value
+        if isinstance(value, str) and (not value.strip() or not value.isprintable()):
+            raise ValueError("must not be blank or hold control characters (unset it instead)")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        low: float
+        high: float
+        if name.endswith("_port"):
+            low, high = 1, 65_535
+        elif name.endswith("_seconds"):
+            low, high = (1e-3 if "timeout" in name else 0), _MAX_SECONDS
+        else:
+            low, high = _NUMBER_LIMITS.get(name, (-math.inf, math.inf))
+        if isinstance(value, (int, float)) and not low <= value <= high:
+            raise ValueError(f"must be between {low:g} and {high:g}")
+        if name in _TEXT_PATTERNS:
+            pattern, shape = _TEXT_PATTERNS[name]
+            if not re.fullmatch(pattern, value, re.ASCII):
+                raise ValueError(f"must be {shape}")
+        if name.endswith("_topic") and (not _TOPIC.fullmatch(value) or value in (".", "..")):
+            raise ValueError("must be a Kafka topic name: 1-249 letters, digits, . _ or -")
+        if name.endswith("_addr") or name == "kafka_bootstrap":
+            for endpoint in value.split(","):
+                _endpoint(endpoint.strip())
+        return value
+
+    @field_validator("host")
+    @classmethod
+    def _a_host(cls, value: str) -> str:
+        """_a_host: host is an IP address or a host name."""
+        return _host(value)
+
+    @field_validator("run_dir", mode="before")
+    @classmethod
+    def _a_directory(cls, value: Any) -> Any:
+        """_a_directory: run_dir names a directory (blank would quietly mean the current one)."""
+        if isinstance(value, str) and (not value.strip() or "\x00" in value):
+            raise ValueError("must be a directory path")
+        return value
+
+    @field_validator("mysql_url")
+    @classmethod
+    def _a_mysql_url(cls, value: str | None) -> str | None:
+        """_a_mysql_url: mysql_url is mysql+pymysql://user:password@host:port/database."""
+        return None if value is None else _url(value, _MYSQL_SCHEMES)
+
+    @field_validator("hive_metastore_uri")
+    @classmethod
+    def _thrift_uris(cls, value: str | None) -> str | None:
+        """_thrift_uris: hive_metastore_uri is one or more thrift://host:port, comma-separated."""
+        for uri in value.split(",") if value else ():
+            _url(uri.strip(), ("thrift",))
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _a_zone(cls, value: str) -> str:
+        """_a_zone: timezone is an IANA time zone ("Asia/Kolkata", "UTC")."""
+        if value not in _zones():
+            raise ValueError(f"{value[:60]!r} is not an IANA time zone like Asia/Kolkata")
+        return value
+
+    @field_validator("home_country")
+    @classmethod
+    def _a_country(cls, value: str) -> str:
+        """_a_country: home_country fits the country columns (at most 100 characters)."""
+        if len(value) > _COUNTRY_MAX_CHARS or value != value.strip():
+            raise ValueError(f"must be at most {_COUNTRY_MAX_CHARS} characters, unpadded")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _a_level(cls, value: str) -> str:
+        """_a_level: log_level is a logging level name, in any case ("info" is INFO)."""
+        if value.upper() not in _LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(_LOG_LEVELS)}")
+        return value.upper()
 
     @classmethod
     def settings_customise_sources(
