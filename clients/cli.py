@@ -9,8 +9,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from servers.settings import Settings, load
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError as SettingsError
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -59,12 +63,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler: Handler = args.handler
         return handler(args, settings)
     except SettingsError as error:
-        print(f"adplatform: bad configuration: {error}", file=sys.stderr)
+        print(f"adplatform: bad configuration: {_one_line(error)}", file=sys.stderr)
     except (StackError, DomainError) as error:
         print(f"adplatform: {error}", file=sys.stderr)
     except KeyboardInterrupt:
         print("adplatform: interrupted", file=sys.stderr)
     return 1
+
+
+def _one_line(error: SettingsError) -> str:
+    """_one_line names each refused setting and why, as one line (pydantic's report has five)."""
+    problems = []
+    for problem in error.errors(include_url=False, include_input=False):
+        name = ".".join(str(part) for part in problem["loc"]) or "settings"
+        message = problem["msg"].removeprefix("Value error, ")
+        problems.append(f"{name}: {message}")
+    return "; ".join(problems)
 
 
 if __name__ == "__main__":

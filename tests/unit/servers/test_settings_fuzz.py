@@ -276,11 +276,6 @@ def test_stack_up_refuses_a_bad_setting_before_starting_anything(
     assert stderr.startswith("adplatform: bad configuration:")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="clients/cli.py prints pydantic's multi-line report, not the one line the stack's "
-    "other refusals use (tests/integration/test_bad_configuration.py)",
-)
 def test_stack_up_names_a_bad_setting_in_one_line(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
