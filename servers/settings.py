@@ -134,7 +134,17 @@ class Settings(BaseSettings):
 
     envoy_port: int = 18080
     envoy_admin_port: int = 19901
-    max_request_bytes: int = 64 * 1024
+    max_request_bytes: int = Field(64 * 1024, description="largest JSON body Envoy accepts (413)")
+    device_rate_limit_per_second: int = Field(
+        5000, description="ad requests and feedback Envoy takes per client address a second; 0 off"
+    )
+    device_rate_limit_burst: int = Field(
+        10_000, description="requests one client address may send at once before 429"
+    )
+    device_timeout_seconds: float = Field(2.0, description="Envoy's deadline on device routes")
+    campaign_timeout_seconds: float = Field(
+        15.0, description="Envoy's deadline on campaign-management routes"
+    )
 
     campaign_port: int = 17001
     adserver_port: int = 17002

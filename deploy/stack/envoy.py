@@ -5,6 +5,9 @@ and written under the run directory. Native gRPC clients may also go through the
 listener; an authority of `campaign-service`, `adserver` or `feedback-service` pins a call
 (health checks included) to that upstream. Campaign-management routes (JSON and native gRPC)
 need a bearer token signed by the stack's key (deploy/stack/auth.py); device routes do not.
+Before the transcoder, unknown JSON fields and oversize bodies are refused; device calls are
+rate limited per client address and given a short deadline (deploy/stack/refusals.py,
+docs/edge.md).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from deploy.codegen import DESCRIPTOR_SET
-from deploy.stack import auth, console
+from deploy.stack import auth, console, refusals
 from deploy.stack.errors import StackError
 from deploy.stack.part import Part
 from servers.settings import Settings
@@ -32,6 +35,13 @@ TRANSCODED_SERVICES = {
     "adplatform.v1.CampaignService": "campaign-service",
     "adplatform.v1.AdServer": "adserver",
     "adplatform.v1.FeedbackService": "feedback-service",
+}
+
+# The gRPC methods devices call: rate limited per client address, with the device deadline.
+# The JSON routes reach them too, since the transcoder rewrites the path before routing.
+DEVICE_METHODS = {
+    "/adplatform.v1.AdServer/ServeAd": "adserver",
+    "/adplatform.v1.FeedbackService/SubmitFeedback": "feedback-service",
 }
 
 
@@ -53,6 +63,12 @@ def _upstreams(settings: Settings) -> dict[str, int]:
 # connection on one of them, so Envoy must open several: a few streams per connection, not
 # one connection per Envoy thread that might land both threads on the same worker.
 STREAMS_PER_CONNECTION = {"adserver": 2}
+
+# RESPONSE_BUFFER_BYTES is the listener's buffer per connection, which also bounds the response
+# the transcoder holds while turning it into JSON: a 1,000-campaign page is ~600 KiB, and
+# over the buffer it would be a 500. Request bodies are held to max_request_bytes by the
+# strict JSON filter and the transcoder, not by this.
+RESPONSE_BUFFER_BYTES = 4 * 1024 * 1024
 
 
 def _cluster(name: str, host: str, port: int) -> dict[str, Any]:
@@ -107,12 +123,43 @@ def _cluster(name: str, host: str, port: int) -> dict[str, Any]:
     }
 
 
-def _routes() -> list[dict[str, Any]]:
+def _seconds(value: float) -> str:
+    """_seconds is a duration as Envoy's JSON writes it."""
+    return f"{value:.3f}s"
+
+
+def _timeout(settings: Settings, cluster: str) -> str:
+    """_timeout is a cluster's deadline: short for the device servers, longer for campaigns."""
+    if cluster in DEVICE_METHODS.values():
+        return _seconds(settings.device_timeout_seconds)
+    return _seconds(settings.campaign_timeout_seconds)
+
+
+def _device_routes(settings: Settings, clusters: Sequence[str]) -> list[dict[str, Any]]:
+    """_device_routes are the device methods of `clusters`, each with its client rate limit."""
+    limit = refusals.device_rate_limit(settings)
+    routes = []
+    for path, cluster in DEVICE_METHODS.items():
+        if cluster not in clusters:
+            continue
+        action: dict[str, Any] = {
+            "cluster": cluster,
+            "timeout": _seconds(settings.device_timeout_seconds),
+        }
+        route: dict[str, Any] = {"match": {"path": path}, "route": action}
+        if limit:
+            route["typed_per_filter_config"] = limit
+        routes.append(route)
+    return routes
+
+
+def _routes(settings: Settings) -> list[dict[str, Any]]:
     """_routes sends each gRPC service to its cluster and answers anything else with 404."""
-    routes: list[dict[str, Any]] = [
+    routes = _device_routes(settings, list(TRANSCODED_SERVICES.values()))
+    routes += [
         {
             "match": {"prefix": f"/{service}/"},
-            "route": {"cluster": cluster, "timeout": "30s"},
+            "route": {"cluster": cluster, "timeout": _timeout(settings, cluster)},
         }
         for service, cluster in TRANSCODED_SERVICES.items()
     ]
@@ -131,18 +178,27 @@ def _virtual_hosts(settings: Settings) -> list[dict[str, Any]]:
         {
             "name": cluster,
             "domains": [cluster, f"{cluster}:*"],
-            "routes": [{"match": {"prefix": "/"}, "route": {"cluster": cluster, "timeout": "30s"}}],
+            "routes": [
+                *_device_routes(settings, [cluster]),
+                {
+                    "match": {"prefix": "/"},
+                    "route": {"cluster": cluster, "timeout": _timeout(settings, cluster)},
+                },
+            ],
         }
         for cluster in _upstreams(settings)
     ]
-    public = [*console.routes(), *_routes()]  # the console's pages before the catch-all 404
+    public = [*console.routes(), *_routes(settings)]  # the console's pages before the 404
     return [*pinned, {"name": "public", "domains": ["*"], "routes": public}]
 
 
-def _local_reply_format() -> dict[str, Any]:
-    """_local_reply_format makes Envoy's own replies (404, 413, 503, 401) JSON; pages stay pages."""
+def _local_reply_format(settings: Settings, proto_names: bool) -> dict[str, Any]:
+    """_local_reply_format makes Envoy's own replies (404, 413, 503, 401) JSON; pages stay pages.
+
+    Refusals (unknown fields, oversize bodies, rate limits) are google.rpc.Status JSON.
+    """
     return {
-        "mappers": [console.reply_mapper()],
+        "mappers": [*refusals.reply_mappers(settings, proto_names), console.reply_mapper()],
         "body_format": {
             "json_format": {"http_status": "%RESPONSE_CODE%", "message": "%LOCAL_REPLY_BODY%"},
             "content_type": "application/json",
@@ -202,6 +258,10 @@ def config(settings: Settings, descriptor: Path = DESCRIPTOR_SET) -> dict[str, A
     """config is the whole Envoy bootstrap configuration for the local stack."""
     host = settings.host
     jwks = auth.jwks_file(settings)
+    transcoder = _transcoder(settings, descriptor)
+    # Envoy's refusals name detail fields the way the transcoder prints the servers' errors.
+    printing = transcoder["typed_config"].get("print_options", {})
+    proto_names = bool(printing.get("preserve_proto_field_names", False))
     manager = {
         "@type": _typed("filters.network.http_connection_manager.v3.HttpConnectionManager"),
         "stat_prefix": "ingress",
@@ -213,7 +273,7 @@ def config(settings: Settings, descriptor: Path = DESCRIPTOR_SET) -> dict[str, A
         "stream_idle_timeout": "300s",
         "common_http_protocol_options": {"idle_timeout": "300s"},
         "http2_protocol_options": {"max_concurrent_streams": 1000},
-        "local_reply_config": _local_reply_format(),
+        "local_reply_config": _local_reply_format(settings, proto_names),
         "route_config": {
             "name": "adplatform",
             "virtual_hosts": _virtual_hosts(settings),
@@ -221,7 +281,9 @@ def config(settings: Settings, descriptor: Path = DESCRIPTOR_SET) -> dict[str, A
         },
         "http_filters": [
             _jwt_authn(jwks),
-            _transcoder(settings, descriptor),
+            refusals.strict_json(settings, descriptor, TRANSCODED_SERVICES, proto_names),
+            transcoder,
+            refusals.rate_limit_filter(),  # after the transcoder: it sees the gRPC path's route
             {
                 "name": "envoy.filters.http.router",
                 "typed_config": {"@type": _typed("filters.http.router.v3.Router")},
@@ -241,7 +303,9 @@ def config(settings: Settings, descriptor: Path = DESCRIPTOR_SET) -> dict[str, A
                     "address": {
                         "socket_address": {"address": host, "port_value": settings.envoy_port}
                     },
-                    "per_connection_buffer_limit_bytes": settings.max_request_bytes * 2,
+                    "per_connection_buffer_limit_bytes": max(
+                        settings.max_request_bytes * 2, RESPONSE_BUFFER_BYTES
+                    ),
                     "filter_chains": [
                         {
                             "filters": [
