@@ -26,6 +26,7 @@ from servers.status import DomainErrorInterceptor
 log = logging.getLogger(__name__)
 
 BackgroundTask = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+MAX_METADATA_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,9 @@ async def serve(settings: Settings, spec: ServerSpec) -> None:
         options=[
             ("grpc.so_reuseport", 1 if spec.reuse_port else 0),
             ("grpc.max_receive_message_length", settings.max_request_bytes * 16),
+            # Envoy forwards the original path beside the gRPC one: room for both at its limit.
+            ("grpc.max_metadata_size", MAX_METADATA_BYTES),
+            ("grpc.absolute_max_metadata_size", MAX_METADATA_BYTES),
             ("grpc.keepalive_permit_without_calls", 1),
             ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
         ],

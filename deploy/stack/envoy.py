@@ -233,6 +233,9 @@ def _jwt_authn(jwks: Path) -> dict[str, Any]:
     }
 
 
+MAX_REQUEST_HEADERS_KB = 16
+
+
 def _transcoder(settings: Settings, descriptor: Path) -> dict[str, Any]:
     """_transcoder maps the google.api.http routes to gRPC and gRPC status codes to HTTP."""
     return {
@@ -249,7 +252,11 @@ def _transcoder(settings: Settings, descriptor: Path) -> dict[str, Any]:
                 "preserve_proto_field_names": True,
             },
             "max_request_body_size": settings.max_request_bytes,
-            "request_validation_options": {"reject_unknown_query_parameters": True},
+            "request_validation_options": {
+                "reject_unknown_query_parameters": True,
+                # POST /v1/campaigns/A:stop with {"campaign_id": "B"} must not act on B.
+                "reject_binding_body_field_collisions": True,
+            },
         },
     }
 
@@ -271,6 +278,9 @@ def config(settings: Settings, descriptor: Path = DESCRIPTOR_SET) -> dict[str, A
         "normalize_path": True,
         "merge_slashes": True,
         "stream_idle_timeout": "300s",
+        # Headers (the path and query among them) that the servers' gRPC metadata limit holds:
+        # a longer query is refused here with 431, not by the server as a retryable 429.
+        "max_request_headers_kb": MAX_REQUEST_HEADERS_KB,
         "common_http_protocol_options": {"idle_timeout": "300s"},
         "http2_protocol_options": {"max_concurrent_streams": 1000},
         "local_reply_config": _local_reply_format(settings, proto_names),

@@ -153,6 +153,28 @@ def test_text_that_is_not_utf8_is_400_naming_it(
     assert _violations(reply, "must be UTF-8") == [field]
 
 
+def test_a_body_field_that_contradicts_the_path_is_refused(stack: Settings, token: str) -> None:
+    target = campaigns.create(stack)
+    bystander = campaigns.create(stack)
+    path = f"/v1/campaigns/{target.campaign_id}:stop"
+    reply = envoy.call(stack, "POST", path, {"campaign_id": bystander.campaign_id}, token=token)
+    assert reply.status == 400, reply.raw
+    assert campaigns.get(stack, bystander.campaign_id).status == "ACTIVE"  # type: ignore[union-attr]
+    assert campaigns.get(stack, target.campaign_id).status == "ACTIVE"  # type: ignore[union-attr]
+
+
+def test_a_query_too_long_for_the_servers_is_refused_not_throttled(
+    stack: Settings, token: str
+) -> None:
+    # gRPC servers refuse oversize metadata as RESOURCE_EXHAUSTED, which a client reads as
+    # "retry later"; Envoy refuses such a request first, as what it is.
+    reply = envoy.call(stack, "GET", "/v1/campaigns?filter=" + "c" * 20_000, token=token)
+    assert reply.status == 431, reply.raw
+    near = envoy.call(stack, "GET", "/v1/campaigns?filter=" + "c" * 12_000, token=token)
+    assert near.status == 400, near.raw  # reaches the server, which names the field
+    assert "filter" in near.raw.decode()
+
+
 def test_utf8_path_and_query_pass(stack: Settings) -> None:
     assert envoy.call(stack, "GET", "/ad/user/%C3%A9%F0%9F%98%80/serve?city=Pune").status == 200
 

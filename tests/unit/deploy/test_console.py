@@ -87,7 +87,7 @@ def test_envoy_keeps_console_bodies_and_lifts_the_direct_response_limit(tmp_path
         file.stat().st_size for file in console.assets().values()
     )
     replies = typed["local_reply_config"]
-    assert replies["mappers"] == [console.reply_mapper()]
+    assert console.reply_mapper() in replies["mappers"]
     assert "json_format" in replies["body_format"]  # Envoy's own errors are still JSON
 
 
