@@ -8,6 +8,7 @@ writer → Hive) is covered at the end.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -104,7 +105,7 @@ def test_malformed_records_are_quarantined_and_the_writer_goes_on(
 
     good = _events(20, seed=2)
     bad_amount = events_pb2.FeedbackEvent.FromString(good[0])
-    bad_amount.request_id = "bad-amount"
+    bad_amount.request_id = str(uuid.uuid4())  # a valid id: only the amount is wrong
     bad_amount.expenditure = "lots"
     hive.produce(writer.settings, [b"\x00not a protobuf\xff", bad_amount.SerializeToString()])
     hive.produce(writer.settings, good[1:])

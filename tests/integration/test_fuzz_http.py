@@ -30,8 +30,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import pytest
+from adplatform.v1 import campaign_service_pb2
 from sqlalchemy import Engine, create_engine, select
 
+from clients import channels
 from deploy.stack import auth, launcher
 from deploy.stack.process import alive
 from servers.settings import Settings
@@ -524,6 +526,7 @@ def test_hostile_requests_get_2xx_or_4xx_and_change_only_what_was_accepted(
         stops=[f"fz-{run_id}-stop-{i}" for i in range(3)],
         control=f"fz-{run_id}-control",
     )
+    existing = set(_rows(engine))
     try:
         _create_targets(stack, token, engine, [*targets.updates, *targets.stops, targets.control])
         before = _rows(engine)
@@ -567,7 +570,25 @@ def test_hostile_requests_get_2xx_or_4xx_and_change_only_what_was_accepted(
             problems.append(f"MySQL differs from the 2xx answers after catching up: {error}")
         assert not problems, summary + "\n" + "\n".join(problems)
     finally:
-        engine.dispose()
+        try:
+            _retire(stack, engine, existing)
+        finally:
+            engine.dispose()
+
+
+def _retire(stack: Settings, engine: Engine, existing: set[str]) -> None:
+    """_retire stops every campaign the run created, so none outbids a later test's ads."""
+    stub = channels.campaigns(stack)
+    created = [campaign_id for campaign_id in _rows(engine) if campaign_id not in existing]
+    for campaign_id in created:
+        request = campaign_service_pb2.StopCampaignRequest(campaign_id=campaign_id)
+        stub.StopCampaign(request, timeout=10)
+
+    def retired() -> bool:
+        rows = _rows(engine)
+        return all(rows[campaign_id]["status"] == "INACTIVE" for campaign_id in created)
+
+    eventually(retired, timeout=CATCH_UP_SECONDS, interval=0.5)
 
 
 def test_the_fuzzer_sends_what_it_says() -> None:
