@@ -20,7 +20,7 @@ from sqlalchemy.dialects.mysql import insert
 
 from clients.population import AGE_BANDS, DEFAULT_SEED, User, generate
 from servers.settings import Settings
-from servers.storage.db import engine
+from servers.storage.db import TOOL_TIMEOUT_SECONDS, engine
 from servers.storage.schema import users
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ def seed(
     )
     devices: Counter[str] = Counter()
     written = 0
-    database = engine(settings.database_url, pool_size=1)
+    database = engine(settings.database_url, pool_size=1, timeout_seconds=TOOL_TIMEOUT_SECONDS)
     try:
         batch: list[User]
         for batch in _batches(generate(count, seed), batch_size):
@@ -99,7 +99,7 @@ def distribution(settings: Settings) -> dict[str, Counter[str]]:
         "age_band": users.c.age,
         "city": users.c.city,
     }
-    database = engine(settings.database_url, pool_size=1)
+    database = engine(settings.database_url, pool_size=1, timeout_seconds=TOOL_TIMEOUT_SECONDS)
     try:
         with database.connect() as connection:
             for name, column in grouped.items():

@@ -20,7 +20,7 @@ from pyspark.sql import functions as sf
 from pyspark.sql.streaming.query import StreamingQuery
 
 from servers.settings import Settings
-from servers.storage.db import engine
+from servers.storage.db import TOOL_TIMEOUT_SECONDS, engine
 from spark import billing_sink, kpi_sink
 from spark.billing_sink import BatchOutcome
 from spark.decode import DECODED_DDL, decode_batches
@@ -96,7 +96,7 @@ def start_kpis(
 ) -> StreamingQuery:
     """start_kpis starts the KPI query; on_batch hears (batch id, campaign-minutes written)."""
     tables = Tables(settings.hive_database)
-    database = engine(settings.database_url, pool_size=1)
+    database = engine(settings.database_url, pool_size=1, timeout_seconds=TOOL_TIMEOUT_SECONDS)
 
     def write(batch: DataFrame, batch_id: int) -> None:
         written = kpi_sink.write_batch(

@@ -40,7 +40,7 @@ from clients.bench import ghz, loadgen
 from clients.simulator.behaviour import action_probability
 from servers.adserving.served import ServedAd, record
 from servers.settings import Settings
-from servers.storage.db import engine
+from servers.storage.db import TOOL_TIMEOUT_SECONDS, engine
 from spark import status
 
 BUDGET = "10000000"  # no benchmark run can exhaust it: every feedback is a full charge
@@ -98,7 +98,7 @@ def _served(settings: Settings, campaigns: list[campaign_pb2.Campaign], count: i
     """_served records count served ads over the campaigns; returns their request ids."""
     now = datetime.now(UTC)
     ids = [str(uuid.uuid4()) for _ in range(count)]
-    database = engine(settings.database_url, pool_size=1)
+    database = engine(settings.database_url, pool_size=1, timeout_seconds=TOOL_TIMEOUT_SECONDS)
     try:
         for first in range(0, count, 2000):
             ads = [

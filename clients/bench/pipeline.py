@@ -37,7 +37,7 @@ from sqlalchemy import text
 from clients.synthetic_feedback import feed_campaigns, synthetic_events
 from deploy.stack.spark_jobs import FeedbackWriter
 from servers.settings import Settings
-from servers.storage.db import engine
+from servers.storage.db import TOOL_TIMEOUT_SECONDS, engine
 from spark import status
 
 KPI_TABLE = "bench_campaign_kpis"
@@ -176,7 +176,7 @@ def run(settings: Settings, args: argparse.Namespace, say: Say) -> dict[str, Any
     bench_id = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
     bench = bench_settings(settings, bench_id, args.trigger_seconds)
     writer = FeedbackWriter(bench)
-    database = engine(settings.database_url, pool_size=1)
+    database = engine(settings.database_url, pool_size=1, timeout_seconds=TOOL_TIMEOUT_SECONDS)
     with database.begin() as connection:
         connection.execute(text(f"CREATE TABLE IF NOT EXISTS {KPI_TABLE} LIKE campaign_kpis"))
     create_topic(bench)

@@ -37,7 +37,7 @@ from clients.bench.mix import AdAsk, Resident, request_mix, shares
 from deploy.paths import FEED_CSV
 from servers.adserving.targeting import PRIVACY_USER_ID
 from servers.settings import Settings
-from servers.storage.db import engine
+from servers.storage.db import TOOL_TIMEOUT_SECONDS, engine
 from servers.storage.schema import campaigns, served_ads, users
 
 FEED_CAMPAIGNS = 4242
@@ -151,7 +151,7 @@ def measure(
     Rounds interleave the three, so a burst of other work on the machine, or an unlucky
     spread of connections over the AdServer's workers, moves one round, not one measurement.
     """
-    database = engine(settings.database_url, pool_size=1)
+    database = engine(settings.database_url, pool_size=1, timeout_seconds=TOOL_TIMEOUT_SECONDS)
     grpc_url = f"http://{settings.adserver_target}"
     bodies = [
         loadgen.grpc_frame(ad_server_pb2.ServeAdRequest(**ask.fields()).SerializeToString())
@@ -216,7 +216,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     console = Console()
     say: Say = _quiet if args.json else console.print
-    database = engine(settings.database_url, pool_size=1)
+    database = engine(settings.database_url, pool_size=1, timeout_seconds=TOOL_TIMEOUT_SECONDS)
     today = datetime.now(ZoneInfo(settings.timezone)).date()
     try:
         machine = _machine()
@@ -237,7 +237,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     results = measure(settings, args, asks, say)
     if not args.keep_served:
         say("removing the benchmark's served ads …")
-        database = engine(settings.database_url, pool_size=1)
+        database = engine(settings.database_url, pool_size=1, timeout_seconds=TOOL_TIMEOUT_SECONDS)
         try:
             results["served_ads_removed"] = remove_served(database, asks, began)
         finally:

@@ -27,9 +27,9 @@ def load_people(settings: Settings) -> list[object]:
     from sqlalchemy import text
 
     from clients.simulator.behaviour import Person
-    from servers.storage.db import engine
+    from servers.storage.db import TOOL_TIMEOUT_SECONDS, engine
 
-    database = engine(settings.database_url, pool_size=1)
+    database = engine(settings.database_url, pool_size=1, timeout_seconds=TOOL_TIMEOUT_SECONDS)
     try:
         with database.connect() as connection:
             rows = connection.execute(text("SELECT id, device_type, age FROM users")).all()

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 
 from servers.money import ZERO
 from servers.settings import Settings
-from servers.storage.db import engine
+from servers.storage.db import TOOL_TIMEOUT_SECONDS, engine
 from servers.storage.schema import campaigns
 from spark import archive, catchup
 from spark.report import queries
@@ -34,7 +34,7 @@ Progress = Callable[[str], None]
 
 def mysql_spent(settings: Settings) -> Decimal:
     """mysql_spent is Σ spent over every campaign in MySQL."""
-    database = engine(settings.database_url, pool_size=1)
+    database = engine(settings.database_url, pool_size=1, timeout_seconds=TOOL_TIMEOUT_SECONDS)
     try:
         with database.connect() as connection:
             total = connection.execute(select(func.sum(campaigns.c.spent))).scalar()
