@@ -22,6 +22,11 @@ RPC_REQUESTS = Counter(
     "gRPC calls handled, by method and status code",
     ["method", "code"],
 )
+RPC_SHED = Counter(
+    "adplatform_rpc_shed_total",
+    "gRPC calls refused UNAVAILABLE at once because the server was full, by method",
+    ["method"],
+)
 RPC_SECONDS = Histogram(
     "adplatform_rpc_seconds",
     "gRPC call latency in seconds, by method",

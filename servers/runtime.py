@@ -20,6 +20,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from servers import logs, metrics
+from servers.admission import ConcurrencyLimitInterceptor
 from servers.settings import Settings
 from servers.status import DomainErrorInterceptor
 
@@ -54,7 +55,12 @@ class ServerSpec:
 async def serve(settings: Settings, spec: ServerSpec) -> None:
     """serve runs the server until SIGTERM/SIGINT, then shuts it down gracefully."""
     server = grpc.aio.server(
-        interceptors=[metrics.MetricsInterceptor(), DomainErrorInterceptor()],
+        # Outermost first: a full server refuses a call before it is timed or mapped.
+        interceptors=[
+            ConcurrencyLimitInterceptor(settings.max_inflight_rpcs),
+            metrics.MetricsInterceptor(),
+            DomainErrorInterceptor(),
+        ],
         options=[
             ("grpc.so_reuseport", 1 if spec.reuse_port else 0),
             ("grpc.max_receive_message_length", settings.max_request_bytes * 16),

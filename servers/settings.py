@@ -38,6 +38,7 @@ _NUMBER_LIMITS: dict[str, tuple[float, float]] = {
     "spark_max_offsets_per_trigger": (1, 10**9),
     "adserver_workers": (1, 256),
     "feedback_threads": (1, 1024),
+    "max_inflight_rpcs": (0, 10**6),  # 0 turns the limit off
 }
 _MAX_SECONDS = 365 * 24 * 3600  # durations: a year is already far past any sensible value
 _TEXT_PATTERNS: dict[str, tuple[str, str]] = {
@@ -178,6 +179,9 @@ class Settings(BaseSettings):
     adserver_workers: int = Field(2, description="AdServer processes sharing its port")
 
     feedback_threads: int = 16
+    max_inflight_rpcs: int = Field(
+        2000, description="unary calls one server process runs at once; past it UNAVAILABLE; 0 off"
+    )
 
     log_level: str = "INFO"
     shutdown_grace_seconds: float = 5.0
