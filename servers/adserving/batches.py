@@ -9,6 +9,9 @@ a batch that is not full may also wait until its oldest item has lingered a mome
 fixed cost (a thread hand-off, a statement, a commit). Items that queued while the previous
 batch was in flight have lingered already, so under load the linger costs nothing.
 
+Bound: at most max_queued items wait; past that, submit refuses at once with
+UnavailableError, so a stuck handler makes callers fail fast rather than pile up.
+
 Isolation: no item can fail another. When the handler raises an error that blames the items
 (blames_items, e.g. MySQL refusing one row of a multi-row INSERT) the batch is bisected and
 each half handled again, down to the single item at fault, which alone gets the error; the
@@ -26,10 +29,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from servers.errors import UnavailableError
+
 T = TypeVar("T")
 R = TypeVar("R")
 
 log = logging.getLogger(__name__)
+
+# MAX_QUEUED bounds the items waiting for a batch: far above what a working handler lets
+# pile up (a few batches' worth), so only a stuck one (MySQL hung) reaches it, and callers
+# then get UNAVAILABLE at once instead of waiting on a queue that only grows.
+MAX_QUEUED = 5_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +70,10 @@ class Batcher(Generic[T, R]):
         drainers: int = 2,
         linger: float = 0.0,
         blames_items: Callable[[Exception], bool] = _never,
+        max_queued: int = MAX_QUEUED,
     ) -> None:
         self.name = name
+        self._max_queued = max_queued
         self._handle = handle
         self._blames_items = blames_items
         self._max_batch = max_batch
@@ -77,6 +89,8 @@ class Batcher(Generic[T, R]):
         """submit queues item and returns its result once its batch has been handled."""
         if self._closing:
             raise RuntimeError(f"{self.name} is closed")
+        if len(self._queue) >= self._max_queued:  # the handler is stuck or far behind
+            raise UnavailableError(f"{self.name} is full; retry", retry_after=1.0)
         if not self._drainers:
             self._start()
         loop = asyncio.get_running_loop()

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from servers.adserving.batches import Batcher
+from servers.errors import UnavailableError
 
 
 def test_concurrent_items_share_batches_and_get_their_own_results() -> None:
@@ -168,3 +169,28 @@ def test_without_blame_a_refusal_still_fails_the_whole_batch() -> None:
     outcomes = _outcomes(batcher, range(5))
     assert all(isinstance(outcome, RefusedError) for outcome in outcomes)
     assert calls == [list(range(5))]
+
+
+def test_a_stuck_handler_fills_the_queue_and_callers_are_refused_at_once() -> None:
+    release = threading.Event()
+
+    def stuck(items: list[int]) -> list[int]:
+        release.wait(10)  # MySQL hung
+        return items
+
+    async def run() -> None:
+        batcher: Batcher[int, int] = Batcher("test", stuck, max_batch=2, drainers=1, max_queued=3)
+        in_flight = [asyncio.create_task(batcher.submit(n)) for n in range(2)]
+        await asyncio.sleep(0.05)  # both in the stuck batch
+        in_flight += [asyncio.create_task(batcher.submit(n)) for n in range(2, 5)]
+        await asyncio.sleep(0.05)  # three waiting: the queue is full
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(UnavailableError):
+            await batcher.submit(99)
+        assert asyncio.get_running_loop().time() - started < 0.1
+        release.set()
+        assert await asyncio.gather(*in_flight) == [0, 1, 2, 3, 4]
+        assert await batcher.submit(7) == 7  # room again once the handler moves
+        await batcher.close()
+
+    asyncio.run(run())
