@@ -4,7 +4,9 @@ A charge and its event are written in one transaction, so an event can never be 
 between the database and Kafka: the relay publishes what is pending and marks it. Relays
 claim rows with SKIP LOCKED, so several can run side by side without publishing a row twice
 at the same time (a crash after publishing and before marking republishes; consumers
-de-duplicate by request id).
+de-duplicate by request id). Published rows are pruned once they are older than the relay's
+retention, so the outbox holds what waits plus a recent tail, never the whole history (the
+feedback table keeps every charge).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from servers.storage.schema import feedback_outbox, naive_utc
 
@@ -76,3 +78,19 @@ def lag_seconds(connection: Connection, now: datetime) -> float:
         return 0.0
     age: float = (naive_utc(now) - oldest).total_seconds()
     return max(age, 0.0)
+
+
+def prune(connection: Connection, published_before: datetime, limit: int) -> int:
+    """prune deletes up to limit events published before published_before; returns how many.
+
+    The range is read along the (published_at, id) index; a pending event is never touched.
+    """
+    result = connection.execute(
+        delete(feedback_outbox)
+        .where(
+            feedback_outbox.c.published_at.is_not(None),
+            feedback_outbox.c.published_at < naive_utc(published_before),
+        )
+        .with_dialect_options(mysql_limit=limit)
+    )
+    return int(result.rowcount)

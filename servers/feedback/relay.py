@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from sqlalchemy import Engine
@@ -27,6 +28,11 @@ from servers.messaging.publisher import producer_config
 
 log = logging.getLogger(__name__)
 BATCH = 500
+# Published events are kept this long (for a look at what just went out), then pruned,
+# PRUNE_BATCH at a time every PRUNE_EVERY seconds: short deletes, never a long lock.
+RETENTION = timedelta(minutes=10)
+PRUNE_EVERY = 30.0
+PRUNE_BATCH = 5_000
 
 
 class Relay:
@@ -43,8 +49,12 @@ class Relay:
     def run(self, stopping: threading.Event) -> None:
         """run relays until stopping is set; a wake-up or 100 ms starts the next round."""
         pause = 0.1
+        next_prune = time.monotonic()
         while not stopping.is_set():
             try:
+                if time.monotonic() >= next_prune:
+                    self.prune(datetime.now(UTC))
+                    next_prune = time.monotonic() + PRUNE_EVERY
                 moved = self.round()
                 pause = 0.1
             except (OperationalError, RuntimeError) as error:
@@ -55,6 +65,16 @@ class Relay:
                 self.wake.wait(pause)
                 self.wake.clear()
         self.producer.flush(5)
+
+    def prune(self, now: datetime) -> int:
+        """prune deletes the events published before now - RETENTION; returns how many."""
+        pruned = 0
+        while True:
+            with self.engine.begin() as connection:
+                deleted = outbox.prune(connection, now - RETENTION, PRUNE_BATCH)
+            pruned += deleted
+            if deleted < PRUNE_BATCH:
+                return pruned
 
     def round(self) -> int:
         """round publishes one batch of pending events; returns how many were published.
