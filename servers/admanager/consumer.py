@@ -134,7 +134,8 @@ class InstructionConsumer:
         delay = 0.2
         while not stopping.is_set():
             try:
-                message = decode_instruction(record.value(), record.key())
+                # A keyless record is refused too: without the key it lands on any partition.
+                message = decode_instruction(record.value(), record.key() or b"")
                 applied = self.applier.apply(message, _position(record))
                 metrics.INSTRUCTIONS.labels("applied" if applied else "replay").inc()
                 return True

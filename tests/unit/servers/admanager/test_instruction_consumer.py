@@ -121,6 +121,7 @@ def test_a_good_record_is_applied_at_its_position() -> None:
     [
         (Record(b"\x08\xff\xff garbage"), None, "ValidationError"),
         (Record(key_bytes=b"ABC"), None, "ValidationError"),
+        (Record(key_bytes=None), None, "ValidationError"),
         (Record(), DataError("UPDATE", {}, Exception(1406, "too long")), "DataError"),
         (Record(), OverflowError("date value out of range"), "OverflowError"),
         (Record(), RuntimeError("a bug"), "RuntimeError"),
