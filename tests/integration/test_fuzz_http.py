@@ -36,6 +36,7 @@ from sqlalchemy import Engine, create_engine, select
 from clients import channels
 from deploy.stack import auth, launcher
 from deploy.stack.process import alive
+from servers.campaigns.instructions import UPDATABLE_FIELDS
 from servers.settings import Settings
 from servers.storage.schema import campaigns
 from tests.integration.fuzzing import Answer, Case, Client, Hostile, Routes, encode, valid_campaign
@@ -51,23 +52,7 @@ CATCH_UP_SECONDS = 30.0  # how long the Ad Manager may take to apply what was ac
 BYSTANDER_MAX_ROUNDS = 2_000
 CAMPAIGN_ROUTES = ("create", "update", "stop", "get", "list")
 ROUTES = (*CAMPAIGN_ROUTES, "serve", "feedback")
-SPEC_FIELDS = (
-    "text",
-    "category",
-    "keywords",
-    "target_gender",
-    "target_age_range",
-    "target_city",
-    "target_state",
-    "target_country",
-    "target_income_bucket",
-    "target_device",
-    "cpc",
-    "cpa",
-    "budget",
-    "date_range",
-    "time_range",
-)
+SPEC_FIELDS = UPDATABLE_FIELDS  # every spec field but the id
 MONEY_FIELDS = ("cpc", "cpa", "budget")
 QUEUED = "queued for the Ad Manager: "
 EXHAUSTED = "budget exhausted"
