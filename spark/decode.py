@@ -30,7 +30,6 @@ This module has no Spark import: tests call :func:`decode_batch` on plain Arrow 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from typing import Any, Literal
 
@@ -44,6 +43,8 @@ from servers.campaigns.validation import MAX_AGE
 from servers.errors import ValidationError
 from servers.feedback.charging import expenditure, user_action
 from servers.money import parse_money
+from servers.storage.schema import max_chars, served_ads
+from servers.text import check_storable
 
 MONEY = pa.decimal128(24, 10)
 TIMESTAMP = pa.timestamp("us", tz="UTC")
@@ -57,16 +58,18 @@ TIME_FIELDS: tuple[TimeField, ...] = (
 # TARGETING_MAX_CHARS is the longest value of each targeting field: the served_ads column
 # the FeedbackService copied it from (servers/storage/schema.py).
 TARGETING_MAX_CHARS = {
-    "target_location": 320,
-    "target_gender": 8,
-    "target_income_bucket": 8,
-    "target_device_type": 32,
+    field: max_chars(served_ads, column)
+    for field, column in (
+        ("target_location", "target_location"),
+        ("target_gender", "target_gender"),
+        ("target_income_bucket", "target_income_bucket"),
+        ("target_device_type", "target_device"),
+    )
 }
 # EARLIEST and LATEST bound every archived time, in microseconds since the epoch (UTC).
 EARLIEST = -2_208_988_800 * 1_000_000  # 1900-01-01T00:00:00Z
 LATEST = 253_402_300_800 * 1_000_000 - 1  # 9999-12-31T23:59:59.999999Z
 _NANOS_PER_SECOND = 1_000_000_000
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")  # categories Cc and Cs
 _SHOWN_CHARS = 40  # how much of a bad value a reason quotes
 
 # DECODED is the Arrow schema decode_batch returns; DECODED_DDL is the same for Spark.
@@ -143,10 +146,10 @@ def _targeting(event: events_pb2.FeedbackEvent, name: str) -> str:
     limit = TARGETING_MAX_CHARS[name]
     if len(text) > limit:
         raise MalformedEventError(f"{name}: must be at most {limit} characters")
-    control = _CONTROL.search(text)
-    if control:
-        raise MalformedEventError(f"{name}: must not contain the character {control[0]!r}")
-    return text
+    try:
+        return check_storable(text, name)
+    except ValidationError as error:
+        raise MalformedEventError(str(error)) from None
 
 
 def _ages(event: events_pb2.FeedbackEvent) -> str:

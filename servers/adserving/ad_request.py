@@ -19,24 +19,18 @@ and an empty country is the platform's home country.
 
 from __future__ import annotations
 
-import unicodedata
-
 from servers import identifiers
 from servers.adserving.targeting import Request
 from servers.campaigns.model import canonical_device
 from servers.errors import ValidationError
+from servers.storage.schema import max_chars, served_ads
+from servers.text import check_storable
 
 # LIMITS are the longest values the served_ads columns hold, in characters.
 LIMITS = {
-    "user_id": identifiers.USER_ID_MAX_CHARS,
-    "device_type": 32,
-    "city": 100,
-    "state": 100,
-    "country": 100,
+    name: max_chars(served_ads, name)
+    for name in ("user_id", "device_type", "city", "state", "country")
 }
-# _REFUSED_CATEGORIES are the Unicode categories no stored text may hold: controls, surrogates.
-_REFUSED_CATEGORIES = frozenset({"Cc", "Cs"})
-_LINE_BREAKS = frozenset({"\u2028", "\u2029"})
 
 
 def parse(
@@ -58,14 +52,7 @@ def _text(value: object, field: str) -> str:
     """_text is value without surrounding whitespace, refused if it holds control characters."""
     if not isinstance(value, str):
         raise ValidationError(field, "must be a string")
-    text = value.strip()
-    if not text.isprintable() and any(_refused(character) for character in text):
-        raise ValidationError(field, "must not contain control characters or line breaks")
-    return text
-
-
-def _refused(character: str) -> bool:
-    return unicodedata.category(character) in _REFUSED_CATEGORIES or character in _LINE_BREAKS
+    return check_storable(value.strip(), field)
 
 
 def _fitting(value: str, field: str) -> str:

@@ -9,7 +9,6 @@ A partial update (PATCH) is validate_spec({**spec_fields(current), **changes}).
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -28,6 +27,7 @@ from servers.campaigns.model import (
 from servers.campaigns.schedule import local_window
 from servers.errors import ValidationError
 from servers.money import format_money, parse_money
+from servers.text import check_storable
 
 TEXT_MAX_CHARS = 1000
 NAME_MAX_CHARS = 100  # category, keywords, city, state, country: VARCHAR(100) columns
@@ -160,7 +160,7 @@ def parse_keywords(value: object) -> tuple[str, ...]:
         keyword = word.strip()
         if len(keyword) > NAME_MAX_CHARS:
             raise ValidationError("keywords", f"each must be at most {NAME_MAX_CHARS} characters")
-        _check_characters(keyword, "keywords")
+        check_storable(keyword, "keywords")
         if keyword:
             keywords.setdefault(keyword)
     if len(keywords) > MAX_KEYWORDS:
@@ -243,8 +243,7 @@ def _text(value: object, field: str, max_chars: int, *, allow_blank: bool) -> st
         raise ValidationError(field, "is required")
     if len(text) > max_chars:
         raise ValidationError(field, f"must be at most {max_chars} characters")
-    _check_characters(text, field, allowed="\n\t")
-    return text
+    return check_storable(text, field, multiline=True)
 
 
 def _optional_text(value: object, field: str, max_chars: int = NAME_MAX_CHARS) -> str | None:
@@ -256,16 +255,7 @@ def _optional_text(value: object, field: str, max_chars: int = NAME_MAX_CHARS) -
     text = value.strip()
     if len(text) > max_chars:
         raise ValidationError(field, f"must be at most {max_chars} characters")
-    _check_characters(text, field)
-    return text or None
-
-
-def _check_characters(text: str, field: str, allowed: str = "") -> None:
-    # Control characters (NUL, escapes) and lone surrogates (JSON "\ud800") either corrupt
-    # what a reader sees or cannot be stored at all; spaces of every kind are fine.
-    for char in text:
-        if unicodedata.category(char) in ("Cc", "Cs") and char not in allowed:
-            raise ValidationError(field, f"must not contain the character {char!r}")
+    return check_storable(text, field) or None
 
 
 def _place(value: object, field: str) -> str:

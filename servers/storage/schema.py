@@ -36,6 +36,14 @@ def naive_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None)
 
 
+def max_chars(table: Table, column: str) -> int:
+    """max_chars is how many characters a VARCHAR column holds (utf8mb4 counts code points)."""
+    length = getattr(table.c[column].type, "length", None)
+    if not isinstance(length, int):
+        raise TypeError(f"{table.name}.{column} has no length")
+    return length
+
+
 metadata = MetaData()
 
 campaigns = Table(

@@ -2,15 +2,46 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from adplatform.v1 import campaign_pb2
 from sqlalchemy import create_engine
 
 from servers.adserving.served import ServedAd, record
 from servers.settings import Settings
+
+
+def served_ad(campaign_id: str, **fields: Any) -> ServedAd:
+    """served_ad is a served ad of campaign_id won now, with fields overridden."""
+    now = datetime.now(UTC)
+    ad = ServedAd(
+        request_id=str(uuid.uuid4()),
+        campaign_id=campaign_id,
+        user_id="user-0",
+        device_type="iPhone",
+        city="Mumbai",
+        state="Maharashtra",
+        country="India",
+        auction_cpm=Decimal("0.0000225"),
+        auction_cpc=Decimal("0.001"),
+        auction_cpa=Decimal("0.03"),
+        bid_cpm=Decimal("0.0000225"),
+        bidders=1,
+        target_age_start=0,
+        target_age_end=0,
+        target_location="All, All, India",
+        target_gender="All",
+        target_income_bucket="All",
+        target_device="All",
+        campaign_start_time=now - timedelta(days=1),
+        campaign_end_time=now + timedelta(days=1),
+        served_at=now,
+    )
+    return dataclasses.replace(ad, **fields)
 
 
 def serve(
@@ -21,21 +52,14 @@ def serve(
     auction_cpa: str | None = None,
 ) -> list[str]:
     """serve records count ads of campaign won at the given prices; returns their request ids."""
-    now = datetime.now(UTC)
     ads = [
-        ServedAd(
-            request_id=str(uuid.uuid4()),
-            campaign_id=campaign.campaign_id,
+        served_ad(
+            campaign.campaign_id,
             user_id=f"user-{index}",
-            device_type="iPhone",
-            city="Mumbai",
-            state="Maharashtra",
-            country="India",
             auction_cpm=Decimal(campaign.cpm),
             auction_cpc=Decimal(auction_cpc or campaign.cpc),
             auction_cpa=Decimal(auction_cpa or campaign.cpa),
             bid_cpm=Decimal(campaign.cpm),
-            bidders=1,
             target_age_start=campaign.target_age_range.start,
             target_age_end=campaign.target_age_range.end,
             target_location=", ".join(
@@ -44,9 +68,6 @@ def serve(
             target_gender=campaign.target_gender,
             target_income_bucket=campaign.target_income_bucket,
             target_device=campaign.target_device,
-            campaign_start_time=now - timedelta(days=1),
-            campaign_end_time=now + timedelta(days=1),
-            served_at=now,
         )
         for index in range(count)
     ]

@@ -15,7 +15,6 @@ import dataclasses
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -26,10 +25,9 @@ from sqlalchemy import Engine, create_engine, delete, func, select
 
 from clients import channels
 from servers.adserving.recorder import Recorder, ServedAdRefusedError
-from servers.adserving.served import ServedAd
 from servers.settings import Settings
 from servers.storage.schema import feedback, served_ads
-from tests.integration import campaigns
+from tests.integration import campaigns, served
 from tests.polling import eventually
 
 pytestmark = pytest.mark.integration
@@ -106,39 +104,11 @@ def test_a_hostile_device_fails_no_other_request(stack: Settings, database: Engi
             assert len(stored["device_type"]) <= 32
 
 
-def _served_ad(campaign_id: str, **fields: Any) -> ServedAd:
-    now = datetime.now(UTC)
-    ad = ServedAd(
-        request_id=str(uuid.uuid4()),
-        campaign_id=campaign_id,
-        user_id="recorder-test",
-        device_type="iPhone",
-        city="Pune",
-        state="Maharashtra",
-        country="India",
-        auction_cpm=Decimal("0.0000225"),
-        auction_cpc=Decimal("0.001"),
-        auction_cpa=Decimal("0.03"),
-        bid_cpm=Decimal("0.00004"),
-        bidders=2,
-        target_age_start=0,
-        target_age_end=0,
-        target_location="All, All, India",
-        target_gender="All",
-        target_income_bucket="All",
-        target_device="All",
-        campaign_start_time=now - timedelta(days=1),
-        campaign_end_time=now + timedelta(days=1),
-        served_at=now,
-    )
-    return dataclasses.replace(ad, **fields)
-
-
 def test_rows_mariadb_refuses_fail_alone_and_the_rest_of_their_batch_commits(
     database: Engine,
 ) -> None:
     campaign_id = f"recorder-{uuid.uuid4()}"
-    ads = [_served_ad(campaign_id) for _ in range(60)]
+    ads = [served.served_ad(campaign_id, user_id="recorder-test") for _ in range(60)]
     # Each bypasses validation and is refused by MariaDB or its driver for one reason:
     refused: dict[int, dict[str, Any]] = {
         7: {"device_type": "x" * 33},  # longer than VARCHAR(32): strict mode's DataError
