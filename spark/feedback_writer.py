@@ -12,6 +12,12 @@ checkpointed under ``<run_dir>/spark/checkpoints/<hive database>/`` and triggere
 ADPLATFORM_SPARK_TRIGGER_SECONDS (default 10 s). Every second it rewrites its status file
 (spark/status.py); SIGTERM stops both queries cleanly, and SIGKILL loses nothing: the next
 start replays the uncommitted batch and the idempotent sinks write nothing twice.
+
+A query that fails is started again from its checkpoint in this same driver, after a backoff
+(spark/restarts.py), while the other keeps running: a KPI failure never stops the billing
+archive. The process exits non-zero only when the Spark session is unusable or a query keeps
+failing past its budget; its supervisor then starts a fresh one, which resumes from the
+checkpoints.
 """
 
 from __future__ import annotations
@@ -21,15 +27,19 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable, Mapping
+from contextlib import suppress
 from dataclasses import asdict
 from types import FrameType
 from typing import Any
 
+from pyspark.sql import SparkSession
 from pyspark.sql.streaming.query import StreamingQuery
 
 from servers import logs
 from servers.settings import Settings, load
 from spark.billing_sink import BatchOutcome
+from spark.restarts import QueryRestarts
 from spark.session import hive_session
 from spark.status import (
     BILLING_QUERY,
@@ -39,7 +49,7 @@ from spark.status import (
     status_file,
     write_json,
 )
-from spark.streams import start_billing, start_kpis
+from spark.streams import kpi_database, start_billing, start_kpis
 from spark.tables import Tables
 
 log = logging.getLogger(__name__)
@@ -57,6 +67,7 @@ class Journal:
         self.phase = "starting"
         self.totals = {"input_rows": 0, "inserted": 0, "duplicates": 0, "quarantined": 0}
         self.last: dict[str, dict[str, Any]] = {}
+        self.restarts = {name: QueryRestarts(name) for name in (BILLING_QUERY, KPI_QUERY)}
 
     def writing(self, batch_id: int) -> None:
         """writing records that the archive started writing a batch (then flushes the status)."""
@@ -75,6 +86,7 @@ class Journal:
             for name in self.totals:
                 self.totals[name] += int(getattr(outcome, name))
             self.last[BILLING_QUERY] = record
+            self.restarts[BILLING_QUERY].progressed()
         append_line(batch_log(self.settings), record)
         log.info("archived batch %s", outcome.batch_id, extra=asdict(outcome))
         self.flush()
@@ -87,8 +99,30 @@ class Journal:
                 "campaign_minutes": written,
                 "written_at": time.time(),
             }
+            self.restarts[KPI_QUERY].progressed()
 
-    def flush(self, queries: list[StreamingQuery] | None = None) -> None:
+    def started(self, name: str) -> None:
+        """started records that a query runs (its first start or a restart)."""
+        with self.lock:
+            self.restarts[name].started(time.time())
+
+    def failed(self, name: str, error: str) -> QueryRestarts:
+        """failed records a query's failure; returns its restart plan."""
+        with self.lock:
+            self.restarts[name].failed(error, time.time())
+            return self.restarts[name]
+
+    def due(self, name: str) -> bool:
+        """due is true when a failed query's backoff is over."""
+        with self.lock:
+            return self.restarts[name].due(time.time())
+
+    def exhausted(self) -> list[str]:
+        """exhausted names the queries that failed past their budget."""
+        with self.lock:
+            return [name for name, restarts in self.restarts.items() if restarts.exhausted]
+
+    def flush(self, queries: Mapping[str, StreamingQuery | None] | None = None) -> None:
         """flush rewrites the status file (one flush at a time: the newest record is left)."""
         with self.flushing:
             with self.lock:
@@ -101,14 +135,90 @@ class Journal:
                     "database": self.settings.hive_database,
                     "totals": dict(self.totals),
                     "last": {name: dict(value) for name, value in self.last.items()},
+                    "queries": {name: r.record() for name, r in self.restarts.items()},
                 }
             if queries is not None:
-                record["active"] = {query.name: query.isActive for query in queries}
+                record["active"] = {
+                    name: query is not None and query.isActive for name, query in queries.items()
+                }
             write_json(status_file(self.settings), record)
 
 
+def _reason(error: BaseException | None) -> str:
+    """_reason is a failure in one line: the error's class and its message."""
+    if error is None:
+        return "the query stopped"
+    return " ".join(f"{type(error).__name__}: {error}".split())
+
+
+class Queries:
+    """Queries keeps the writer's streaming queries running, restarting one that fails.
+
+    Each query is started by its own function; one that failed is stopped and, once its
+    backoff (spark/restarts.py, kept in the journal) is over, started again from its
+    checkpoint. The others are not touched.
+    """
+
+    def __init__(self, journal: Journal, starters: Mapping[str, Callable[[], StreamingQuery]]):
+        self.journal = journal
+        self.starters = dict(starters)
+        self.running: dict[str, StreamingQuery | None] = dict.fromkeys(self.starters)
+
+    def start(self) -> None:
+        """start starts every query (a failure to start is raised: nothing runs yet)."""
+        for name, starter in self.starters.items():
+            self.running[name] = starter()
+            self.journal.started(name)
+
+    def watch(self) -> None:
+        """watch notices failed queries and restarts those whose backoff is over."""
+        for name, starter in self.starters.items():
+            query = self.running[name]
+            if query is not None:
+                error = query.exception()
+                if error is None and query.isActive:
+                    continue
+                self.running[name] = None
+                with suppress(Exception):
+                    query.stop()
+                self._failed(name, _reason(error))
+            if self.journal.due(name):
+                log.info("restarting query %s from its checkpoint", name)
+                try:
+                    self.running[name] = starter()
+                except Exception as error:
+                    self._failed(name, _reason(error))
+                else:
+                    self.journal.started(name)
+
+    def _failed(self, name: str, reason: str) -> None:
+        plan = self.journal.failed(name, reason)
+        if plan.exhausted:
+            log.error(
+                "query %s failed %s times in a row, giving up: %s", name, plan.consecutive, reason
+            )
+        else:
+            wait = max((plan.restart_at or 0) - time.time(), 0)
+            log.error("query %s failed, restarting in %.0f s: %s", name, wait, reason)
+
+    def stop(self) -> None:
+        """stop stops every running query."""
+        for query in self.running.values():
+            if query is not None:
+                with suppress(Exception):
+                    query.stop()
+
+
+def session_usable(spark: SparkSession) -> bool:
+    """session_usable is false once the driver's SparkContext stopped or its JVM is gone."""
+    try:
+        return not spark.sparkContext._jsc.sc().isStopped()
+    except Exception:
+        return False
+
+
 def run(settings: Settings) -> int:
-    """run starts both queries and keeps the status fresh until SIGTERM or a query fails."""
+    """run keeps both queries running until SIGTERM; non-zero when it cannot (see the module)."""
     stopping = threading.Event()
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -119,29 +229,40 @@ def run(settings: Settings) -> int:
     journal = Journal(settings)
     spark = hive_session(settings, "feedback-writer")
     Tables(settings.hive_database).ensure(spark)
-    queries = [
-        start_billing(spark, settings, journal.writing, journal.billed),
-        start_kpis(spark, settings, journal.kpis),
-    ]
-    journal.phase = "running"
-    log.info("feedback writer reading %s into %s", settings.feedback_topic, settings.hive_database)
-    failed: BaseException | None = None
+    database = kpi_database(settings)
+    queries = Queries(
+        journal,
+        {
+            BILLING_QUERY: lambda: start_billing(spark, settings, journal.writing, journal.billed),
+            KPI_QUERY: lambda: start_kpis(spark, settings, database, journal.kpis),
+        },
+    )
+    failed = False
     try:
+        queries.start()
+        journal.phase = "running"
+        log.info(
+            "feedback writer reading %s into %s", settings.feedback_topic, settings.hive_database
+        )
         while not stopping.is_set():
-            journal.flush(queries)
-            for query in queries:
-                error = query.exception()
-                if error is not None or not query.isActive:
-                    failed = error or RuntimeError(f"query {query.name} stopped")
-            if failed is not None:
-                log.error("a streaming query failed: %s", failed)
+            if not session_usable(spark):
+                log.error("the Spark session is unusable")
+                failed = True
+                break
+            queries.watch()
+            exhausted = journal.exhausted()
+            if exhausted:
+                log.error("queries %s failed past their budget", ", ".join(exhausted))
+                failed = True
+            journal.flush(queries.running)
+            if failed:
                 break
             stopping.wait(HEARTBEAT_SECONDS)
     finally:
-        for query in queries:
-            query.stop()
+        queries.stop()
+        database.dispose()
         spark.stop()
-    return 1 if failed is not None else 0
+    return 1 if failed else 0
 
 
 def main() -> None:

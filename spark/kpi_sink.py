@@ -6,11 +6,19 @@ crash) therefore writes the same values: the MySQL upsert (INSERT … ON DUPLICA
 is idempotent by nature, and the Hive change log skips rows already written for the same
 campaign, minute and batch id. The batch is small (campaigns x minutes), so the formulas of
 spark/kpis.py run on the driver in exact decimals.
+
+A MySQL that is out of reach for a moment (restarting, locked, failing over: the rule of
+servers.storage.faults.is_transient) does not fail the batch: the upsert is retried with a
+bounded backoff, each attempt bounded by the engine's timeouts. Past that, the batch fails,
+and the writer restarts the KPI query from its checkpoint (spark/restarts.py) while the
+billing archive goes on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from functools import cache
@@ -20,10 +28,18 @@ from pyspark.sql import functions as sf
 from sqlalchemy import Engine, MetaData, Table
 from sqlalchemy.dialects.mysql import insert
 
+from servers.storage.faults import is_transient
 from servers.storage.schema import campaign_kpis
 from spark.kpis import CampaignMinute, campaign_minute
+from spark.restarts import Backoff, retry
 from spark.tables import KPI_COLUMNS, Tables, names
 
+log = logging.getLogger(__name__)
+
+# The KPI upsert is small (campaigns x minutes of one batch): 30 s bounds a hung MySQL.
+MYSQL_TIMEOUT_SECONDS = 30
+UPSERT_ATTEMPTS = 5
+UPSERT_BACKOFF = Backoff(first=0.5, cap=8.0)  # 0.5 + 1 + 2 + 4 s between the five attempts
 UPDATED = ("impressions", "clicks", "acquisitions", "ctr", "conversion_rate", "spend", "ecpm")
 
 
@@ -56,18 +72,46 @@ def collect_minutes(batch: DataFrame) -> list[CampaignMinute]:
     ]
 
 
-def upsert_mysql(engine: Engine, table_name: str, minutes: Sequence[CampaignMinute]) -> None:
-    """upsert_mysql writes the values into MySQL's KPI table, replacing older ones."""
+def upsert_mysql(
+    engine: Engine,
+    table_name: str,
+    minutes: Sequence[CampaignMinute],
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """upsert_mysql writes the values into MySQL's KPI table, retrying while MySQL is away."""
     if not minutes:
         return
     table = mysql_table(table_name)
-    now = datetime.now(UTC).replace(tzinfo=None)
     statement = insert(table)
     statement = statement.on_duplicate_key_update(
         {column: statement.inserted[column] for column in (*UPDATED, "updated_at")}
     )
-    with engine.begin() as connection:
-        connection.execute(statement, [asdict(minute) | {"updated_at": now} for minute in minutes])
+
+    def attempt() -> None:
+        now = datetime.now(UTC).replace(tzinfo=None)
+        with engine.begin() as connection:
+            connection.execute(
+                statement, [asdict(minute) | {"updated_at": now} for minute in minutes]
+            )
+
+    def retrying(number: int, error: BaseException, delay: float) -> None:
+        log.warning(
+            "KPI upsert attempt %s of %s failed, retrying in %.1f s: %s",
+            number,
+            UPSERT_ATTEMPTS,
+            delay,
+            error,
+        )
+
+    retry(
+        attempt,
+        retryable=is_transient,
+        attempts=UPSERT_ATTEMPTS,
+        backoff=UPSERT_BACKOFF,
+        sleep=sleep,
+        on_retry=retrying,
+    )
 
 
 def append_hive(

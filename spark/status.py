@@ -7,7 +7,8 @@ newest commit are therefore what the archive holds, and lag = Kafka's end offset
 readable without the writer running, and without Spark.
 
 The writer rewrites ``status.json`` every second (its heartbeat, read by the stack's health
-check) and appends one line per archived batch to ``batches.jsonl`` (read by the benchmark).
+check; its ``queries`` say which query is restarting or failed, and how often it restarted)
+and appends one line per archived batch to ``batches.jsonl`` (read by the benchmark).
 No Spark import here: the stack launcher and the report read these files.
 """
 
@@ -28,6 +29,7 @@ from servers.settings import Settings
 
 BILLING_QUERY = "feedback-events"
 KPI_QUERY = "campaign-kpis"
+TROUBLE_CHARS = 80  # of a failed query's error, in `stack status`
 
 
 def spark_dir(settings: Settings) -> Path:
@@ -87,6 +89,27 @@ def read_status(settings: Settings) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return record
+
+
+def query_troubles(record: dict[str, Any] | None, now: float | None = None) -> list[str]:
+    """query_troubles says, for each query that restarted or is not running, how it stands.
+
+    An empty list: every query runs and none ever failed (or the writer wrote no status).
+    """
+    now = time.time() if now is None else now
+    troubles = []
+    for name, query in ((record or {}).get("queries") or {}).items():
+        state, restarts = query.get("state", "running"), int(query.get("restarts", 0))
+        if state == "running" and not restarts:
+            continue
+        said = f"{name} {state}"
+        if state == "restarting" and query.get("restart_at") is not None:
+            said += f" in {max(float(query['restart_at']) - now, 0):.0f} s"
+        said += f" ({restarts} restart{'' if restarts == 1 else 's'}"
+        if state != "running" and query.get("last_error"):
+            said += f": {str(query['last_error'])[:TROUBLE_CHARS]}"
+        troubles.append(said + ")")
+    return troubles
 
 
 def status_age(settings: Settings) -> float | None:

@@ -7,7 +7,8 @@
   (spark/kpi_sink.py).
 
 Each query has its own checkpoint (spark/status.py) and reads the topic from the earliest
-offset the first time it runs.
+offset the first time it runs; started again after a failure (spark/feedback_writer.py), it
+resumes from that checkpoint, replaying the batch that failed.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as sf
 from pyspark.sql.streaming.query import StreamingQuery
+from sqlalchemy import Engine
 
 from servers.settings import Settings
-from servers.storage.db import TOOL_TIMEOUT_SECONDS, engine
+from servers.storage.db import engine
 from spark import billing_sink, kpi_sink
 from spark.billing_sink import BatchOutcome
 from spark.decode import DECODED_DDL, decode_batches
@@ -91,12 +93,21 @@ def campaign_minutes(decoded: DataFrame, watermark_seconds: int) -> DataFrame:
     )
 
 
+def kpi_database(settings: Settings) -> Engine:
+    """kpi_database is the KPI sink's MySQL engine: one connection, bounded by timeouts."""
+    return engine(
+        settings.database_url, pool_size=1, timeout_seconds=kpi_sink.MYSQL_TIMEOUT_SECONDS
+    )
+
+
 def start_kpis(
-    spark: SparkSession, settings: Settings, on_batch: Callable[[int, int], None]
+    spark: SparkSession,
+    settings: Settings,
+    database: Engine,
+    on_batch: Callable[[int, int], None],
 ) -> StreamingQuery:
     """start_kpis starts the KPI query; on_batch hears (batch id, campaign-minutes written)."""
     tables = Tables(settings.hive_database)
-    database = engine(settings.database_url, pool_size=1, timeout_seconds=TOOL_TIMEOUT_SECONDS)
 
     def write(batch: DataFrame, batch_id: int) -> None:
         written = kpi_sink.write_batch(

@@ -1,7 +1,8 @@
 """The stack's long-running Spark jobs: the feedback writer, and the BI Thrift server on demand.
 
 The writer (spark/feedback_writer.py) is healthy while its process runs and its status file is
-fresh; `stack status` shows how many user-feedback records it has not archived yet.
+fresh; `stack status` shows how many user-feedback records it has not archived yet, and any
+streaming query that is restarting, failed or was restarted (with how many restarts).
 """
 
 from __future__ import annotations
@@ -25,16 +26,19 @@ class FeedbackWriter(Part):
     start_timeout = 240.0  # a JVM, a Hive client and two streaming queries
 
     def endpoint(self) -> str:
-        """endpoint names the archive table and the writer's lag behind Kafka."""
+        """endpoint names the archive table, the writer's lag and any query in trouble."""
         table = f"hive:{self.settings.hive_database}.feedback_events"
+        troubles = "".join(
+            f"; {trouble}" for trouble in status.query_troubles(status.read_status(self.settings))
+        )
         try:
             behind = status.lag(self.settings)
         except Exception as error:  # Kafka down or topic missing: say so, do not fail status
-            return f"{table} lag unknown ({type(error).__name__})"
+            return f"{table} lag unknown ({type(error).__name__}){troubles}"
         batch = (
             "no batch yet" if behind.committed_batch is None else f"batch {behind.committed_batch}"
         )
-        return f"{table} lag {behind.records:,} ({batch})"
+        return f"{table} lag {behind.records:,} ({batch}){troubles}"
 
     def command(self) -> tuple[Sequence[str], Mapping[str, str]]:
         """command runs the writer module with the stack's settings in its environment."""

@@ -6,7 +6,13 @@ import json
 import threading
 from pathlib import Path
 
-from spark.status import committed_offsets, read_batches, status_age, write_json
+from spark.status import (
+    committed_offsets,
+    query_troubles,
+    read_batches,
+    status_age,
+    write_json,
+)
 
 
 def _checkpoint(
@@ -47,6 +53,33 @@ def test_status_files_missing(tmp_path: Path) -> None:
     settings = Settings(run_dir=tmp_path)
     assert status_age(settings) is None
     assert read_batches(settings) == []
+
+
+def test_query_troubles_name_restarting_and_restarted_queries() -> None:
+    record = {
+        "queries": {
+            "feedback-events": {"state": "running", "restarts": 0},
+            "campaign-kpis": {
+                "state": "restarting",
+                "restarts": 2,
+                "restart_at": 108.0,
+                "last_error": "StreamingQueryException: " + "table doesn't exist " * 20,
+            },
+        }
+    }
+    (trouble,) = query_troubles(record, now=100.0)
+    assert trouble.startswith("campaign-kpis restarting in 8 s (2 restarts: StreamingQuery")
+    assert len(trouble) < 160
+    record["queries"]["campaign-kpis"] = {"state": "running", "restarts": 1, "last_error": "x"}
+    assert query_troubles(record, now=100.0) == ["campaign-kpis running (1 restart)"]
+    record["queries"]["feedback-events"] = {"state": "failed", "restarts": 12, "last_error": "e"}
+    assert query_troubles(record, now=100.0)[0] == "feedback-events failed (12 restarts: e)"
+
+
+def test_no_status_or_healthy_queries_have_no_troubles() -> None:
+    assert query_troubles(None) == []
+    assert query_troubles({"pid": 1}) == []
+    assert query_troubles({"queries": {"campaign-kpis": {"state": "running"}}}) == []
 
 
 def test_status_writes_from_several_threads_never_collide(tmp_path: Path) -> None:
