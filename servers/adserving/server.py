@@ -2,7 +2,8 @@
 
 Forks settings.adserver_workers workers (workers.py) that share the port; each runs the
 AdServer with its own ad index, profile cache and served-ad writer, and reports SERVING once
-its index holds every stored campaign.
+its index holds every stored campaign. A worker that dies is replaced while the others serve;
+the parent exports the workers' merged metrics (exporter.py).
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 from adplatform.v1 import ad_server_pb2_grpc
 
-from servers import logs, metrics, runtime, settings
-from servers.adserving import workers
+from servers import logs, runtime, settings
+from servers.adserving import exporter, workers
 from servers.adserving.auction import PricingMode
 from servers.adserving.profiles import Profiles
 from servers.adserving.recorder import Recorder
@@ -81,13 +82,25 @@ def main() -> int:
     gc.set_threshold(GC_YOUNG_THRESHOLD, 10, 10)
     gc.freeze()
     # The workers record metrics into files under the stack's PROMETHEUS_MULTIPROC_DIR; the
-    # parent exports their sum on the one metrics port.
-    return workers.supervise(
-        config.adserver_workers,
-        lambda: runtime.run("adserver", build, config),
-        grace_seconds=config.shutdown_grace_seconds + 2,
-        after_fork=lambda: metrics.serve(config.host, config.adserver_metrics_port, merged=True),
-    )
+    # parent exports their sum on the one metrics port, from its own loop (no thread: it forks
+    # replacement workers, see workers.py).
+    try:
+        merged = exporter.MergedExporter(config.host, config.adserver_metrics_port)
+    except OSError as error:
+        raise SystemExit(
+            f"adserver: cannot export metrics on {config.host}:{config.adserver_metrics_port}"
+            f" ({error.strerror})"
+        ) from None
+    try:
+        return workers.supervise(
+            config.adserver_workers,
+            lambda: runtime.run("adserver", build, config),
+            grace_seconds=config.shutdown_grace_seconds + 2,
+            exporters=[merged],
+            on_exit=exporter.mark_dead,
+        )
+    finally:
+        merged.close()
 
 
 if __name__ == "__main__":
