@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from deploy.codegen import DESCRIPTOR_SET
-from deploy.stack import auth, console, refusals
+from deploy.stack import auth, console, refusals, upstreams
 from deploy.stack.errors import StackError
 from deploy.stack.part import Part
 from servers.settings import Settings
@@ -72,7 +72,7 @@ RESPONSE_BUFFER_BYTES = 4 * 1024 * 1024
 
 
 def _cluster(name: str, host: str, port: int) -> dict[str, Any]:
-    """_cluster is an HTTP/2 upstream with gRPC health checking and TCP keepalive."""
+    """_cluster is an HTTP/2 upstream with gRPC health checks, outlier detection, keepalive."""
     h2: dict[str, Any] = {}
     if name in STREAMS_PER_CONNECTION:
         h2["max_concurrent_streams"] = STREAMS_PER_CONNECTION[name]
@@ -92,19 +92,16 @@ def _cluster(name: str, host: str, port: int) -> dict[str, Any]:
         },
         "circuit_breakers": {
             "thresholds": [
-                {"max_connections": 10000, "max_pending_requests": 10000, "max_requests": 10000}
+                {
+                    "max_connections": 10000,
+                    "max_pending_requests": 10000,
+                    "max_requests": 10000,
+                    "retry_budget": upstreams.retry_budget(),
+                }
             ]
         },
-        "health_checks": [
-            {
-                "timeout": "1s",
-                "interval": "2s",
-                "no_traffic_interval": "2s",
-                "unhealthy_threshold": 2,
-                "healthy_threshold": 1,
-                "grpc_health_check": {},
-            }
-        ],
+        "health_checks": upstreams.health_checks(),
+        "outlier_detection": upstreams.outlier_detection(),
         "common_lb_config": {"healthy_panic_threshold": {"value": 0}},
         "load_assignment": {
             "cluster_name": name,
@@ -128,11 +125,18 @@ def _seconds(value: float) -> str:
     return f"{value:.3f}s"
 
 
-def _timeout(settings: Settings, cluster: str) -> str:
-    """_timeout is a cluster's deadline: short for the device servers, longer for campaigns."""
-    if cluster in DEVICE_METHODS.values():
-        return _seconds(settings.device_timeout_seconds)
-    return _seconds(settings.campaign_timeout_seconds)
+def _action(settings: Settings, cluster: str, path: str | None = None) -> dict[str, Any]:
+    """_action sends a call to `cluster` with its deadline and the retry policy of method `path`."""
+    timeout = (
+        settings.device_timeout_seconds
+        if cluster in DEVICE_METHODS.values()
+        else settings.campaign_timeout_seconds
+    )
+    return {
+        "cluster": cluster,
+        "timeout": _seconds(timeout),
+        "retry_policy": upstreams.retry_policy(path, timeout),
+    }
 
 
 def _device_routes(settings: Settings, clusters: Sequence[str]) -> list[dict[str, Any]]:
@@ -142,25 +146,30 @@ def _device_routes(settings: Settings, clusters: Sequence[str]) -> list[dict[str
     for path, cluster in DEVICE_METHODS.items():
         if cluster not in clusters:
             continue
-        action: dict[str, Any] = {
-            "cluster": cluster,
-            "timeout": _seconds(settings.device_timeout_seconds),
-        }
-        route: dict[str, Any] = {"match": {"path": path}, "route": action}
+        route: dict[str, Any] = {"match": {"path": path}, "route": _action(settings, cluster, path)}
         if limit:
             route["typed_per_filter_config"] = limit
         routes.append(route)
     return routes
 
 
+def _read_routes(settings: Settings, clusters: Sequence[str]) -> list[dict[str, Any]]:
+    """_read_routes are the campaign reads of `clusters`: replayable, so retried after a reset."""
+    if "campaign-service" not in clusters:
+        return []
+    return [
+        {"match": {"path": path}, "route": _action(settings, "campaign-service", path)}
+        for path in upstreams.REPLAYABLE_METHODS
+        if path.startswith("/adplatform.v1.CampaignService/")
+    ]
+
+
 def _routes(settings: Settings) -> list[dict[str, Any]]:
     """_routes sends each gRPC service to its cluster and answers anything else with 404."""
-    routes = _device_routes(settings, list(TRANSCODED_SERVICES.values()))
+    clusters = list(TRANSCODED_SERVICES.values())
+    routes = [*_device_routes(settings, clusters), *_read_routes(settings, clusters)]
     routes += [
-        {
-            "match": {"prefix": f"/{service}/"},
-            "route": {"cluster": cluster, "timeout": _timeout(settings, cluster)},
-        }
+        {"match": {"prefix": f"/{service}/"}, "route": _action(settings, cluster)}
         for service, cluster in TRANSCODED_SERVICES.items()
     ]
     routes.append(
@@ -180,10 +189,8 @@ def _virtual_hosts(settings: Settings) -> list[dict[str, Any]]:
             "domains": [cluster, f"{cluster}:*"],
             "routes": [
                 *_device_routes(settings, [cluster]),
-                {
-                    "match": {"prefix": "/"},
-                    "route": {"cluster": cluster, "timeout": _timeout(settings, cluster)},
-                },
+                *_read_routes(settings, [cluster]),
+                {"match": {"prefix": "/"}, "route": _action(settings, cluster)},
             ],
         }
         for cluster in _upstreams(settings)

@@ -4,8 +4,10 @@ Three refusals, each answered as google.rpc.Status JSON like the servers' own er
 a JSON key or query parameter the route's message does not define (400, BadRequest naming
 it, by the Lua filter deploy/stack/strict_json.lua), a body over `max_request_bytes` (413),
 and a client address over the device rate limit (429 with `retry-after`, by Envoy's local
-rate limit with one token bucket per address). deploy/stack/envoy.py places them in the
-filter chain and on the routes; docs/edge.md explains the choices.
+rate limit with one token bucket per address). Envoy's own 503s (no healthy server, a call
+that failed with no retry left) get the same shape as a server's UNAVAILABLE, with a RetryInfo
+and `retry-after`. deploy/stack/envoy.py places them in the filter chain and on the routes;
+docs/edge.md explains the choices.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ MAX_CLIENT_BUCKETS = 10_000
 RETRY_AFTER_SECONDS = 1
 INVALID_ARGUMENT = 3
 RESOURCE_EXHAUSTED = 8
+UNAVAILABLE = 14
 
 
 def _typed(extension: str) -> str:
@@ -168,7 +171,7 @@ def _grpc_reply(status: int, message: str) -> dict[str, Any]:
 
 
 def reply_mappers(settings: Settings, proto_names: bool) -> list[dict[str, Any]]:
-    """reply_mappers word Envoy's 400, 413 and 429 refusals as google.rpc.Status JSON.
+    """reply_mappers word Envoy's 400, 413, 429 and 503 replies as google.rpc.Status JSON.
 
     The Lua filter marks requests on JSON routes (`json`) and its own refusals (`refused`,
     whose body is already the Status); native gRPC calls get the message as grpc-message.
@@ -189,12 +192,27 @@ def reply_mappers(settings: Settings, proto_names: bool) -> list[dict[str, Any]]
         "@type": "type.googleapis.com/google.rpc.RetryInfo",
         detail_key("retry_delay", proto_names): f"{RETRY_AFTER_SECONDS}s",
     }
+    # Envoy's own 503 (no healthy server, a reset with no retry left, a full retry budget) is
+    # as passing as a server's: it says when to retry as a server's UNAVAILABLE does.
+    unavailable = {
+        "code": UNAVAILABLE,
+        "message": "%LOCAL_REPLY_BODY%; retry",
+        "details": [retry_info],
+    }
+    retry_after = [
+        {
+            "header": {"key": "retry-after", "value": str(RETRY_AFTER_SECONDS)},
+            "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+        }
+    ]
     return [
         passed_on,
         _json_reply(413, {"code": INVALID_ARGUMENT, "message": too_large, "details": []}),
         _json_reply(
             429, {"code": RESOURCE_EXHAUSTED, "message": throttled, "details": [retry_info]}
         ),
+        {**_json_reply(503, unavailable), "headers_to_add": retry_after},
         _grpc_reply(413, too_large),
         _grpc_reply(429, throttled),
+        {"filter": _status_is(503), "headers_to_add": retry_after},
     ]

@@ -1,0 +1,123 @@
+"""Upstreams: how Envoy finds a server dead and what it retries when one dies mid-call.
+
+deploy/stack/envoy.py places these on its clusters and routes; docs/reliability-serving.md
+says why each number is what it is.
+
+- Active gRPC health checks (grpc.health.v1) on every cluster: a server that stops answering
+  SERVING leaves the load-balancing set after two failed checks.
+- Outlier detection counts only failures Envoy sees itself (connect failures, resets,
+  timeouts). A server's own 503 (UNAVAILABLE while shedding load) is an answer, not an outage:
+  ejecting a host for shedding would pile its load onto the others. At most half of a cluster
+  is ever ejected, so a cluster of one host (the local stack: the AdServer's workers share one
+  port) is never emptied by it.
+- Retries, only where replaying is harmless. ServeAd: the device got no answer, so a second
+  auction is what it would have asked for anyway. SubmitFeedback: charged at most once per
+  request id; a replay returns the first result. Campaign reads: no effect. These are retried
+  after a reset, a refused stream, a connect failure or a per-try timeout. Campaign writes
+  publish instructions to Kafka, and a create without a client-chosen campaign_id is not
+  idempotent: they are retried only when the request never reached the server (connect
+  failure, REFUSED_STREAM, reset before the request was sent). An UNAVAILABLE answer (load
+  shed, MySQL stuck) is never retried by Envoy: it reaches the client with its retry hint.
+- A retry budget per cluster: retries at most RETRY_BUDGET_PERCENT of the requests in flight,
+  so retries cannot multiply an overload.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Methods whose replay after a reset is harmless (see the module docstring).
+REPLAYABLE_METHODS = (
+    "/adplatform.v1.AdServer/ServeAd",
+    "/adplatform.v1.FeedbackService/SubmitFeedback",
+    "/adplatform.v1.CampaignService/GetCampaign",
+    "/adplatform.v1.CampaignService/ListCampaigns",
+    "/adplatform.v1.CampaignService/GetCampaignKpis",
+)
+# RETRY_ON_REPLAYABLE: the attempt failed without an answer, however far it got.
+RETRY_ON_REPLAYABLE = "reset,connect-failure,refused-stream"
+# RETRY_ON_UNSENT: the request provably never reached the server's application.
+RETRY_ON_UNSENT = "connect-failure,refused-stream,reset-before-request"
+# Retries per request: a dead worker drops a call once; a second failure is not that.
+REPLAYABLE_RETRIES = 1
+UNSENT_RETRIES = 2
+# Each attempt of a replayable call gets this share of the route's deadline, so one retry fits.
+PER_TRY_SHARE = 0.5
+RETRY_BACKOFF = {"base_interval": "0.025s", "max_interval": "0.250s"}
+RETRY_BUDGET_PERCENT = 20.0
+MIN_RETRY_CONCURRENCY = 3
+
+
+def health_checks() -> list[dict[str, Any]]:
+    """health_checks: grpc.health.v1 every 2 s; 2 failures make a host unhealthy, 1 healthy."""
+    return [
+        {
+            "timeout": "1s",
+            "interval": "2s",
+            "no_traffic_interval": "2s",
+            "unhealthy_threshold": 2,
+            "healthy_threshold": 1,
+            "grpc_health_check": {},
+        }
+    ]
+
+
+def outlier_detection() -> dict[str, Any]:
+    """outlier_detection ejects a host after 5 consecutive failures Envoy itself saw."""
+    return {
+        "split_external_local_origin_errors": True,
+        "consecutive_local_origin_failure": 5,
+        "enforcing_consecutive_local_origin_failure": 100,
+        # The servers' own answers (503 while shedding) never eject a host.
+        "enforcing_consecutive_5xx": 0,
+        "enforcing_consecutive_gateway_failure": 0,
+        "enforcing_success_rate": 0,
+        "enforcing_local_origin_success_rate": 0,
+        "interval": "1s",
+        "base_ejection_time": "5s",
+        "max_ejection_time": "30s",
+        "max_ejection_percent": 50,
+    }
+
+
+def retry_budget() -> dict[str, Any]:
+    """retry_budget is the clusters' circuit-breaker budget: retries <= 20% of active requests."""
+    return {
+        "budget_percent": {"value": RETRY_BUDGET_PERCENT},
+        "min_retry_concurrency": MIN_RETRY_CONCURRENCY,
+    }
+
+
+def _seconds(value: float) -> str:
+    """_seconds is a duration as Envoy's JSON writes it."""
+    return f"{value:.3f}s"
+
+
+def retry_policy(path: str | None, timeout_seconds: float) -> dict[str, Any]:
+    """retry_policy is the route's retry policy for the gRPC method `path` (None: any method).
+
+    A replayable method is retried once after any failure without an answer, each attempt
+    given PER_TRY_SHARE of the deadline; anything else only when it never reached a server.
+    """
+    policy: dict[str, Any] = {
+        "retry_back_off": RETRY_BACKOFF,
+        # With several hosts, the retry goes to another one when there is one.
+        "retry_host_predicate": [
+            {
+                "name": "envoy.retry_host_predicates.previous_hosts",
+                "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.retry.host.previous_hosts"
+                    ".v3.PreviousHostsPredicate"
+                },
+            }
+        ],
+        "host_selection_retry_max_attempts": 3,
+    }
+    if path in REPLAYABLE_METHODS:
+        policy["retry_on"] = RETRY_ON_REPLAYABLE
+        policy["num_retries"] = REPLAYABLE_RETRIES
+        policy["per_try_timeout"] = _seconds(timeout_seconds * PER_TRY_SHARE)
+    else:
+        policy["retry_on"] = RETRY_ON_UNSENT
+        policy["num_retries"] = UNSENT_RETRIES
+    return policy
