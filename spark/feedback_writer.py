@@ -39,7 +39,7 @@ from pyspark.sql.streaming.query import StreamingQuery
 from servers import logs
 from servers.settings import Settings, load
 from spark.billing_sink import BatchOutcome
-from spark.restarts import QueryRestarts
+from spark.restarts import QueryRestarts, cause
 from spark.session import hive_session
 from spark.status import (
     BILLING_QUERY,
@@ -148,7 +148,7 @@ def _reason(error: BaseException | None) -> str:
     """_reason is a failure in one line: the error's class and its message."""
     if error is None:
         return "the query stopped"
-    return " ".join(f"{type(error).__name__}: {error}".split())
+    return f"{type(error).__name__}: {cause(str(error))}"
 
 
 class Queries:

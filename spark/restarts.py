@@ -13,6 +13,7 @@ Pure: no Spark, no I/O, no clock (callers pass the time).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -31,6 +32,19 @@ FAILURE_BUDGET = 12
 # batch came by to say so (no traffic): its next failure starts the backoff afresh.
 STABLE_AFTER_SECONDS = 120.0
 ERROR_CHARS = 300
+
+
+_RAISED = re.compile(r"[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)(?::|$)")
+
+
+def cause(message: str) -> str:
+    """cause is the line of a failure's message that says what went wrong, whitespace folded.
+
+    A failed foreachBatch reaches the driver as a StreamingQueryException whose message holds
+    the Python traceback: its last raised exception is the cause, not its first line.
+    """
+    raised = [line.strip() for line in message.splitlines() if _RAISED.match(line.strip())]
+    return " ".join((raised[-1] if raised else message).split())
 
 
 @dataclass(frozen=True)

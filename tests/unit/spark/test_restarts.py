@@ -12,6 +12,7 @@ from spark.restarts import (
     RUNNING,
     Backoff,
     QueryRestarts,
+    cause,
     retry,
 )
 
@@ -158,3 +159,24 @@ def test_retry_gives_up_after_its_attempts() -> None:
     with pytest.raises(TransientError):
         retry(away, retryable=lambda e: True, attempts=4, backoff=Backoff(), sleep=waits.append)
     assert (len(calls), waits) == (4, [1, 2, 4])
+
+
+def test_the_cause_of_a_failed_batch_is_the_last_exception_of_its_traceback() -> None:
+    message = "\n".join(
+        [
+            "[FOREACH_BATCH_USER_FUNCTION_ERROR] An error occurred in the user provided function.",
+            "An exception was raised by the Python Proxy. Return Message: Traceback (most recent",
+            '  File "/spark/kpi_sink.py", line 95, in attempt',
+            "pymysql.err.ProgrammingError: (1146, \"Table 'adplatform.kpis' doesn't exist\")",
+            "",
+            "The above exception was the direct cause of the following exception:",
+            'sqlalchemy.exc.ProgrammingError: (pymysql.err.ProgrammingError) (1146, "Table '
+            "'adplatform.campaign_kpis' doesn't exist\")",
+            "[SQL: INSERT INTO campaign_kpis ...]",
+        ]
+    )
+    assert cause(message) == (
+        'sqlalchemy.exc.ProgrammingError: (pymysql.err.ProgrammingError) (1146, "Table '
+        "'adplatform.campaign_kpis' doesn't exist\")"
+    )
+    assert cause("Kafka   leader\n changed") == "Kafka leader changed"
