@@ -31,6 +31,7 @@ def parser() -> argparse.ArgumentParser:
         users_commands,
     )
     from clients.bench import commands as bench_commands
+    from clients.chaos import commands as chaos_commands
     from clients.simulator import commands as simulator_commands
 
     root = argparse.ArgumentParser(prog="adplatform", description=__doc__)
@@ -45,6 +46,7 @@ def parser() -> argparse.ArgumentParser:
         report_commands,
         archive_commands,
         demo,
+        chaos_commands,
     ):
         area.register(areas)
     return root
