@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import time
 
 from servers.settings import Settings
 
@@ -29,15 +30,44 @@ def _status(args: argparse.Namespace, settings: Settings) -> int:
     from deploy.stack import launcher
 
     rows = launcher.status(settings)
-    table = Table("part", "mode", "pid", "health", "endpoint", title=f"stack in {settings.run_dir}")
+    table = Table(
+        "part",
+        "mode",
+        "state",
+        "pid",
+        "up",
+        "health",
+        "endpoint",
+        title=f"stack in {settings.run_dir}",
+    )
+    now = time.time()
     for row in rows:
         mode = "managed" if row.managed else "external"
         health = "[green]healthy[/]" if row.healthy else "[red]down[/]"
-        table.add_row(row.name, mode, str(row.pid or "-"), health, row.endpoint)
+        state = f"[red]{row.state}[/]" if row.state == "FAILED" else row.state.lower()
+        up = _duration(now - row.started_at) if row.started_at else "-"
+        table.add_row(row.name, mode, state, str(row.pid or "-"), up, health, row.endpoint)
     console = Console()
     console.print(table)
+    for row in rows:
+        if row.state == "FAILED":
+            console.print(
+                f"[red]{row.name} FAILED[/]: supervision gave up restarting it; "
+                "`adplatform stack up` starts it again. Last lines of its log:"
+            )
+            console.print(row.log_tail, markup=False, highlight=False)
     console.print(_metrics_table(settings))
     return 0 if all(row.healthy for row in rows) else 3
+
+
+def _duration(seconds: float) -> str:
+    """_duration is a short human reading of an uptime: 42s, 7m, 3h12m."""
+    seconds = max(0, int(seconds))
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
 def _metrics_table(settings: Settings) -> object:

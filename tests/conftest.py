@@ -15,6 +15,7 @@ import pytest
 
 from deploy.stack import launcher
 from deploy.stack.process import alive
+from deploy.stack.supervision import Supervisor
 from servers.settings import Settings
 from tests.integration.conftest import stack_settings
 
@@ -48,6 +49,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     if os.environ.get("ADPLATFORM_TEST_KEEP_STACK") == "1":
         return
     pids = [row.pid for row in launcher.status(settings) if row.pid]
+    pids.append(Supervisor(settings.run_dir).daemon.pid())
     launcher.down(settings, report=lambda line: None)
-    survivors = [pid for pid in pids if alive(pid)]
+    survivors = [pid for pid in pids if pid is not None and alive(pid)]
     assert not survivors, f"stack down left processes behind: {survivors}"

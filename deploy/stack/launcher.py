@@ -24,6 +24,7 @@ from servers.storage import migrate
 
 Report = Callable[[str], None]
 JAVA_PARTS = {"kafka", "metastore", "feedback-writer", "bi-server"}
+FAILED_LOG_LINES = 10
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,9 @@ class PartStatus:
     pid: int | None
     healthy: bool
     endpoint: str
+    state: str = "EXTERNAL"  # supervisord's: RUNNING, STARTING, BACKOFF, FAILED, STOPPED, EXITED
+    started_at: float | None = None  # when the running process started (a restart resets it)
+    log_tail: str = ""  # the last lines of a FAILED part's log
 
 
 def stages(settings: Settings) -> list[list[Part]]:
@@ -105,15 +109,22 @@ def status(settings: Settings) -> list[PartStatus]:
     """status reports each part's process and health."""
     rows = []
     for part in all_parts(settings):
-        pid = part.process.pid() if part.managed() else None
-        running = pid is not None or not part.managed()
+        if not part.managed():
+            rows.append(PartStatus(part.name, False, None, part._answers(), part.endpoint()))
+            continue
+        info = part.process.info()
+        state = part.process.state()
+        pid = part.process.pid()
         rows.append(
             PartStatus(
                 name=part.name,
-                managed=part.managed(),
+                managed=True,
                 pid=pid,
-                healthy=running and part._answers(),
+                healthy=pid is not None and part._answers(),
                 endpoint=part.endpoint(),
+                state=state,
+                started_at=info.started_at if info else None,
+                log_tail=part.process.log_tail(FAILED_LOG_LINES) if state == "FAILED" else "",
             )
         )
     return rows

@@ -8,8 +8,12 @@ from pathlib import Path
 
 from deploy.stack.errors import StackError
 from deploy.stack.net import port_in_use
-from deploy.stack.process import ManagedProcess
+from deploy.stack.supervision import SupervisedProcess
 from servers.settings import Settings
+
+# A part in one of these states has exited since it was started (supervisord restarts it from
+# BACKOFF), so `stack up` reports it instead of waiting out the start timeout.
+EXITED_STATES = frozenset({"BACKOFF", "EXITED", "FAILED", "STOPPED"})
 
 
 class Part:
@@ -20,7 +24,7 @@ class Part:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.process = ManagedProcess(self.name, settings.run_dir)
+        self.process = SupervisedProcess(self.name, settings.run_dir)
         self._last_error = "no answer"
 
     @property
@@ -76,13 +80,14 @@ class Part:
         timeout = self.start_timeout if self.managed() else 5.0
         deadline = time.monotonic() + timeout
         while not self._answers():
-            exited = self.managed() and not self.process.running()
+            exited = self.managed() and self.process.state() in EXITED_STATES
             if exited or time.monotonic() > deadline:
                 if not self.managed():
                     raise StackError(
                         f"{self.name}: cannot reach {self.endpoint()}: {self._last_error}"
                     )
                 state = "exited during start" if exited else "is not healthy"
+                self.process.stop()  # a part that cannot start is not left restarting
                 detail = self.process.log_tail()
                 raise StackError(
                     f"{self.name} {state} (log: {self.process.log_file})"

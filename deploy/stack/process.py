@@ -108,7 +108,8 @@ class ManagedProcess:
         self.pid_file.unlink(missing_ok=True)
         return True
 
-    def _wait_exit(self, pid: int, timeout: float) -> bool:
+    @staticmethod
+    def _wait_exit(pid: int, timeout: float) -> bool:
         """_wait_exit waits up to timeout seconds for pid to exit, reaping it if it is our child."""
         deadline = time.monotonic() + timeout
         while True:
@@ -125,8 +126,13 @@ class ManagedProcess:
         """kill ends the process abruptly with SIGKILL (fault tests)."""
         pid = self.pid()
         if pid is not None:
-            self._signal_group(pid, signal.SIGKILL)
-            self._wait_exit(pid, 5)
+            self.kill_group(pid)
+
+    @classmethod
+    def kill_group(cls, pid: int) -> None:
+        """kill_group sends SIGKILL to the session pid leads and waits until pid is gone."""
+        cls._signal_group(pid, signal.SIGKILL)
+        cls._wait_exit(pid, 5)
 
     @staticmethod
     def _signal_group(pid: int, signum: int) -> None:

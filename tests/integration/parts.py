@@ -1,0 +1,45 @@
+"""What a fault test checks about the stack's processes: who died, who came back, by itself.
+
+A fault test takes `before = processes(stack)` before its fault and, after it, asserts with
+`unchanged_except(stack, before, ...)` that every other part is still the very process it was
+(nothing else died) and with `restarted(...)` that supervision brought the faulted part back,
+healthy, without anyone running `stack up`.
+"""
+
+from __future__ import annotations
+
+from deploy.stack import launcher
+from servers.settings import Settings
+from tests.polling import eventually
+
+Processes = dict[str, int | None]
+
+
+def processes(stack: Settings) -> Processes:
+    """processes maps each managed part to the PID of its running process."""
+    return {row.name: row.pid for row in launcher.status(stack) if row.managed}
+
+
+def unchanged_except(stack: Settings, before: Processes, *faulted: str) -> None:
+    """unchanged_except asserts every part but the faulted ones is the same, healthy process."""
+    rows = {row.name: row for row in launcher.status(stack) if row.managed}
+    changed = {
+        name: (pid, rows[name].pid if name in rows else None)
+        for name, pid in before.items()
+        if name not in faulted and (name not in rows or rows[name].pid != pid)
+    }
+    assert not changed, f"parts died or restarted besides {faulted}: {changed} (before, now)"
+    unhealthy = [name for name, row in rows.items() if name not in faulted and not row.healthy]
+    assert not unhealthy, f"parts unhealthy besides {faulted}: {unhealthy}"
+
+
+def restarted(stack: Settings, name: str, before: Processes, timeout: float = 120) -> int:
+    """restarted waits until supervision has replaced the part's process and it is healthy."""
+
+    def replaced() -> int | None:
+        row = next(row for row in launcher.status(stack) if row.name == name)
+        if row.pid is not None and row.pid != before[name] and row.healthy:
+            return row.pid
+        return None
+
+    return eventually(replaced, timeout=timeout, interval=0.2)
