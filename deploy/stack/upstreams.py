@@ -45,7 +45,7 @@ UNSENT_RETRIES = 2
 PER_TRY_SHARE = 0.5
 RETRY_BACKOFF = {"base_interval": "0.025s", "max_interval": "0.250s"}
 RETRY_BUDGET_PERCENT = 20.0
-MIN_RETRY_CONCURRENCY = 3
+MIN_RETRY_CONCURRENCY = 10
 
 
 def health_checks() -> list[dict[str, Any]]:
