@@ -24,9 +24,8 @@ import pytest
 from adplatform.v1 import campaign_service_pb2
 
 from clients import channels
-from deploy.stack import launcher
 from servers.settings import Settings
-from tests.integration import campaigns
+from tests.integration import campaigns, parts
 from tests.polling import eventually
 
 pytestmark = pytest.mark.integration
@@ -37,11 +36,6 @@ RUN_SECONDS = 20.0
 MAX_CALLS_PER_CLIENT = 20_000
 MIN_SUCCESS = 0.99
 SERVED_OK = re.compile(r'^adplatform_rpc_requests_total\{code="OK",method="ServeAd"\} (\S+)$', re.M)
-
-
-def _pids(stack: Settings) -> dict[str, int | None]:
-    """_pids maps every part of the stack to its PID, as `stack status` shows them."""
-    return {row.name: row.pid for row in launcher.status(stack)}
 
 
 def _workers(parent: int) -> set[int]:
@@ -131,7 +125,7 @@ def live_ad(stack: Settings) -> Iterator[str]:
 def test_a_killed_worker_is_replaced_while_serve_ad_keeps_answering(
     stack: Settings, live_ad: str
 ) -> None:
-    before = _pids(stack)
+    before = parts.processes(stack)
     parent = before["adserver"]
     assert parent is not None
     workers = _workers(parent)
@@ -163,14 +157,13 @@ def test_a_killed_worker_is_replaced_while_serve_ad_keeps_answering(
         f" worker {victim} replaced by {sorted(replacement)} in {replaced_at - killed_at:.2f} s;"
         f" Envoy retries {retries}"
     )
-    assert total >= 500, outcomes
+    assert sum(around.values()) >= 100, around  # enough calls across the kill to judge
     assert ok / total >= MIN_SUCCESS, outcomes
     assert around["200"] / sum(around.values()) >= MIN_SUCCESS, around
 
-    after = _pids(stack)
-    assert after == before, "a part other than the killed worker restarted"
+    # Nothing else died: not the AdServer's parent, not any other part.
+    parts.unchanged_except(stack, before)
     assert _workers(parent) == (workers - {victim}) | replacement
     # The merged export still sums the dead worker's calls: every 200 since the first reading
     # is on top of it (give or take the calls in flight at that reading).
     assert _served_ok(stack) >= served_before + around["200"] - CLIENTS
-    eventually(lambda: all(row.healthy for row in launcher.status(stack)), timeout=15)
