@@ -148,7 +148,7 @@ def _reason(error: BaseException | None) -> str:
     """_reason is a failure in one line: the error's class and its message."""
     if error is None:
         return "the query stopped"
-    return f"{type(error).__name__}: {cause(str(error))}"
+    return cause(f"{type(error).__name__}: {error}")
 
 
 class Queries:

@@ -34,17 +34,20 @@ STABLE_AFTER_SECONDS = 120.0
 ERROR_CHARS = 300
 
 
-_RAISED = re.compile(r"[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)(?::|$)")
+_RAISED = re.compile(r"(?:[A-Za-z_]\w*\.)*([A-Za-z_]\w*(?:Error|Exception|Exit|Interrupt))(:|$)")
 
 
 def cause(message: str) -> str:
-    """cause is the line of a failure's message that says what went wrong, whitespace folded.
+    """cause is the last exception a failure's message names, without its module, on one line.
 
     A failed foreachBatch reaches the driver as a StreamingQueryException whose message holds
     the Python traceback: its last raised exception is the cause, not its first line.
     """
-    raised = [line.strip() for line in message.splitlines() if _RAISED.match(line.strip())]
-    return " ".join((raised[-1] if raised else message).split())
+    lines = [line.strip() for line in message.strip().splitlines()]
+    raised = [n for n, line in enumerate(lines) if _RAISED.match(line)]
+    last = raised[-1] if raised else 0
+    told = lines[last] if last else " ".join(lines)  # a message with no traceback: all of it
+    return " ".join(_RAISED.sub(r"\1\2", told, count=1).split())
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from servers.settings import Settings
 
 BILLING_QUERY = "feedback-events"
 KPI_QUERY = "campaign-kpis"
-TROUBLE_CHARS = 80  # of a failed query's error, in `stack status`
+TROUBLE_CHARS = 120  # of a failed query's error, in `stack status`
 
 
 def spark_dir(settings: Settings) -> Path:

@@ -175,8 +175,11 @@ def test_the_cause_of_a_failed_batch_is_the_last_exception_of_its_traceback() ->
             "[SQL: INSERT INTO campaign_kpis ...]",
         ]
     )
-    assert cause(message) == (
-        'sqlalchemy.exc.ProgrammingError: (pymysql.err.ProgrammingError) (1146, "Table '
+    assert cause("StreamingQueryException: " + message) == (
+        'ProgrammingError: (pymysql.err.ProgrammingError) (1146, "Table '
         "'adplatform.campaign_kpis' doesn't exist\")"
     )
-    assert cause("Kafka   leader\n changed") == "Kafka leader changed"
+    assert cause("StreamingQueryException: Kafka   leader\n changed") == (
+        "StreamingQueryException: Kafka leader changed"
+    )
+    assert cause("the query stopped") == "the query stopped"

@@ -69,7 +69,7 @@ def test_query_troubles_name_restarting_and_restarted_queries() -> None:
     }
     (trouble,) = query_troubles(record, now=100.0)
     assert trouble.startswith("campaign-kpis restarting in 8 s (2 restarts: StreamingQuery")
-    assert len(trouble) < 160
+    assert len(trouble) < 200
     record["queries"]["campaign-kpis"] = {"state": "running", "restarts": 1, "last_error": "x"}
     assert query_troubles(record, now=100.0) == ["campaign-kpis running (1 restart)"]
     record["queries"]["feedback-events"] = {"state": "failed", "restarts": 12, "last_error": "e"}
