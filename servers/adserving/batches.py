@@ -9,8 +9,17 @@ a batch that is not full may also wait until its oldest item has lingered a mome
 fixed cost (a thread hand-off, a statement, a commit). Items that queued while the previous
 batch was in flight have lingered already, so under load the linger costs nothing.
 
-Bound: at most max_queued items wait; past that, submit refuses at once with
-UnavailableError, so a stuck handler makes callers fail fast rather than pile up.
+Bounds, so that a stuck handler (MySQL frozen) makes callers fail fast rather than pile up
+until Envoy's deadline (2 s, then a 504):
+- at most max_queued items wait; past that, submit refuses at once with UnavailableError;
+- while every drainer's batch has been in flight longer than stalled_after, or while a
+  batch probes a handler whose last batch failed whole for no item's fault
+  (servers/storage/stalls.py), submit refuses at once with UnavailableError: the handler is
+  stuck, and an item queued now would only wait;
+- a caller waits at most patience for its result, then gets UnavailableError. An item still
+  queued is then dropped, never handled; one already in a batch may still be handled (a
+  served ad committed late), but its caller was not told it was, so nothing answered OK
+  ever lacks its row.
 
 Isolation: no item can fail another. When the handler raises an error that blames the items
 (blames_items, e.g. MySQL refusing one row of a multi-row INSERT) the batch is bisected and
@@ -27,9 +36,10 @@ import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, TypeAlias, TypeVar
 
 from servers.errors import UnavailableError
+from servers.storage.stalls import Stalls
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -40,6 +50,12 @@ log = logging.getLogger(__name__)
 # pile up (a few batches' worth), so only a stuck one (MySQL hung) reaches it, and callers
 # then get UNAVAILABLE at once instead of waiting on a queue that only grows.
 MAX_QUEUED = 5_000
+# STALLED_AFTER: a batch is one short statement (milliseconds, tens under load); when every
+# drainer's has run this long, the handler is stuck and new items are refused at once.
+STALLED_AFTER = 0.5
+# PATIENCE: how long a caller waits for its batch. A ServeAd may wait twice (profile, then
+# served ad), and both must fit in Envoy's 2 s device deadline with room for the answer.
+PATIENCE = 0.75
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +63,10 @@ class _Failed:
     """_Failed is an item's outcome when handling it raised error."""
 
     error: Exception
+
+
+# _Entry is a queued item, the future its caller awaits, and when it was queued.
+_Entry: TypeAlias = tuple[T, "asyncio.Future[R]", float]
 
 
 def _never(error: Exception) -> bool:
@@ -71,15 +91,19 @@ class Batcher(Generic[T, R]):
         linger: float = 0.0,
         blames_items: Callable[[Exception], bool] = _never,
         max_queued: int = MAX_QUEUED,
+        stalled_after: float = STALLED_AFTER,
+        patience: float = PATIENCE,
     ) -> None:
         self.name = name
         self._max_queued = max_queued
+        self._stalls = Stalls(drainers, stalled_after)
+        self._patience = patience
         self._handle = handle
         self._blames_items = blames_items
         self._max_batch = max_batch
         self._drainer_count = drainers
         self._linger = linger
-        self._queue: list[tuple[T, asyncio.Future[R], float]] = []  # item, result, queued at
+        self._queue: list[_Entry[T, R]] = []
         self._wakeup = asyncio.Event()
         self._drainers: list[asyncio.Task[None]] = []
         self._executor: ThreadPoolExecutor | None = None
@@ -91,13 +115,26 @@ class Batcher(Generic[T, R]):
             raise RuntimeError(f"{self.name} is closed")
         if len(self._queue) >= self._max_queued:  # the handler is stuck or far behind
             raise UnavailableError(f"{self.name} is full; retry", retry_after=1.0)
+        loop = asyncio.get_running_loop()
+        if self._stalls.stalled(loop.time()):
+            raise UnavailableError(f"{self.name} is stuck on the database; retry")
         if not self._drainers:
             self._start()
-        loop = asyncio.get_running_loop()
         future: asyncio.Future[R] = loop.create_future()
         self._queue.append((item, future, loop.time()))
         self._wakeup.set()
-        return await future
+        # One timer per item (cheaper than wait_for's task): past patience the caller gets
+        # UNAVAILABLE, and a drainer that meets the settled future skips the item.
+        timer = loop.call_later(self._patience, self._give_up, future)
+        try:
+            return await future
+        finally:
+            timer.cancel()
+
+    def _give_up(self, future: asyncio.Future[R]) -> None:
+        """_give_up answers a caller that waited patience for its batch: UNAVAILABLE."""
+        if not future.done():
+            future.set_exception(UnavailableError(f"{self.name} took too long; retry"))
 
     def _start(self) -> None:
         """_start creates the thread pool and the drainer tasks on the running loop."""
@@ -117,27 +154,46 @@ class Batcher(Generic[T, R]):
                     return
                 self._wakeup.clear()
                 continue
-            waited = loop.time() - self._queue[0][2]
-            if waited < self._linger and len(self._queue) < self._max_batch and not self._closing:
-                await asyncio.sleep(self._linger - waited)  # let the batch fill up a little
-                if not self._queue:
-                    continue  # another drainer took it meanwhile
-            batch = self._queue[: self._max_batch]
-            del self._queue[: self._max_batch]
-            if not self._queue and not self._closing:
-                self._wakeup.clear()
-            items = [item for item, _, _ in batch]
-            try:
-                outcomes = await loop.run_in_executor(self._executor, self._outcomes, items)
-            except Exception as error:  # handle broke its contract (a result per item)
-                outcomes = [_Failed(error)] * len(batch)
-            for (_, future, _), outcome in zip(batch, outcomes, strict=True):
-                if future.done():  # a caller whose RPC was cancelled is gone
-                    continue
-                if isinstance(outcome, _Failed):
-                    future.set_exception(outcome.error)
-                else:
-                    future.set_result(outcome)
+            batch = await self._take(loop)
+            if batch:
+                await self._run(batch, loop)
+
+    async def _take(self, loop: asyncio.AbstractEventLoop) -> list[_Entry[T, R]]:
+        """_take is the next batch, once its oldest item has lingered; callers gone are left out."""
+        waited = loop.time() - self._queue[0][2]
+        if waited < self._linger and len(self._queue) < self._max_batch and not self._closing:
+            await asyncio.sleep(self._linger - waited)  # let the batch fill up a little
+        taken = self._queue[: self._max_batch]  # empty if another drainer took it meanwhile
+        del self._queue[: self._max_batch]
+        if not self._queue and not self._closing:
+            self._wakeup.clear()
+        return [entry for entry in taken if not entry[1].done()]  # gave up, or cancelled
+
+    async def _run(self, batch: list[_Entry[T, R]], loop: asyncio.AbstractEventLoop) -> None:
+        """_run handles one batch on a thread, timed for the stall rule, and answers its callers."""
+        items = [item for item, _, _ in batch]
+        call = self._stalls.begin(loop.time())
+        outcomes: list[R | _Failed] = []
+        try:
+            outcomes = await loop.run_in_executor(self._executor, self._outcomes, items)
+        except Exception as error:  # handle broke its contract (a result per item)
+            outcomes = [_Failed(error)] * len(batch)
+        finally:
+            self._stalls.end(call, answered=not self._unanswered(outcomes))
+        for (_, future, _), outcome in zip(batch, outcomes, strict=True):
+            if future.done():  # its caller gave up meanwhile, or its RPC was cancelled
+                continue
+            if isinstance(outcome, _Failed):
+                future.set_exception(outcome.error)
+            else:
+                future.set_result(outcome)
+
+    def _unanswered(self, outcomes: list[R | _Failed]) -> bool:
+        """_unanswered is true when the whole batch failed for a reason not its items'."""
+        return bool(outcomes) and all(
+            isinstance(outcome, _Failed) and not self._blames_items(outcome.error)
+            for outcome in outcomes
+        )
 
     def _outcomes(self, items: list[T]) -> list[R | _Failed]:
         """_outcomes handles items, bisecting a batch whose error blames its items (in a thread).

@@ -8,6 +8,12 @@ answers with an ad that is not recorded, and no request fails another:
 
 - MySQL out of reach (refusals.blames_rows is false): the connection is dropped and every
   request of the batch fails with UNAVAILABLE, to be retried.
+- MySQL hanging (frozen: a batch gets no answer until the 10 s read timeout): once the
+  writer's batch has been in flight longer than batches.STALLED_AFTER, new requests are
+  refused UNAVAILABLE at once, and a request waits at most batches.PATIENCE for its batch
+  (then UNAVAILABLE), so devices hear 503 with a retry hint well inside Envoy's deadline.
+  An ad whose request gave up may still be committed when MySQL resumes: an orphan row,
+  harmless; an ad is never answered without its row.
 - MySQL refusing a row (a value its column cannot hold, a duplicate request id): the batch is
   bisected (batches.py) so every other ad commits; only that request fails, with
   ServedAdRefusedError (INTERNAL: ad_request.parse lets no such value through, so it is our bug).

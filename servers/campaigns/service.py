@@ -2,15 +2,19 @@
 
 Writes go to Kafka (keyed by campaign id) and are applied by the Ad Manager; reads come from
 MySQL. Validation happens here so a bad request is refused with the field named and nothing
-published; the Ad Manager validates again when it applies.
+published; the Ad Manager validates again when it applies. A read waits at most
+READ_PATIENCE for MySQL, then is refused UNAVAILABLE (503 with a retry hint through Envoy,
+whose campaign deadline is 15 s): a MySQL that hangs gets a campaign manager an answer, and
+the next read after it is back succeeds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import TypeAlias
+from typing import TypeAlias, TypeVar
 from zoneinfo import ZoneInfo
 
 import grpc
@@ -31,16 +35,18 @@ from servers.campaigns.wire import (
     stats_to_proto,
     to_proto,
 )
-from servers.errors import NotFoundError, ValidationError
+from servers.errors import NotFoundError, UnavailableError, ValidationError
 from servers.messaging.publisher import Publisher
 
 Context: TypeAlias = "grpc.aio.ServicerContext[object, object]"
+T = TypeVar("T")
 MAX_PAGE = 1000
 DEFAULT_PAGE = 50
 DEFAULT_KPI_MINUTES = 60
 MAX_KPI_MINUTES = 7 * 24 * 60
 QUEUED = "queued for the Ad Manager"
 _NEXT = 2**62  # a preview's sequence: after anything stored
+READ_PATIENCE = 8.0  # seconds a read waits for MySQL: its pool's ping alone may take 10
 
 
 class CampaignService(campaign_service_pb2_grpc.CampaignServiceServicer):
@@ -117,7 +123,7 @@ class CampaignService(campaign_service_pb2_grpc.CampaignServiceServicer):
             with self.engine.connect() as connection:
                 return kpis.totals(connection, [campaign_id])
 
-        totals = await asyncio.to_thread(read)
+        totals = await _read(read)
         campaign = to_proto(record, datetime.now(UTC), self.tz)
         campaign.stats.CopyFrom(stats_to_proto(totals.get(campaign_id, kpis.Totals())))
         return campaign_service_pb2.GetCampaignResponse(campaign=campaign)
@@ -141,7 +147,7 @@ class CampaignService(campaign_service_pb2_grpc.CampaignServiceServicer):
                 ids = [record.state.spec.campaign_id for record in records]
                 return list(records), total, kpis.totals(connection, ids)
 
-        records, total, totals = await asyncio.to_thread(read)
+        records, total, totals = await _read(read)
         now = datetime.now(UTC)
         next_token = ""
         if len(records) == page_size:
@@ -169,7 +175,7 @@ class CampaignService(campaign_service_pb2_grpc.CampaignServiceServicer):
             with self.engine.connect() as connection:
                 return kpis.series(connection, campaign_id, since)
 
-        points = await asyncio.to_thread(read)
+        points = await _read(read)
         return campaign_service_pb2.GetCampaignKpisResponse(
             points=[kpi_point_to_proto(point) for point in points]
         )
@@ -182,7 +188,7 @@ class CampaignService(campaign_service_pb2_grpc.CampaignServiceServicer):
             with self.engine.connect() as connection:
                 return store.get(connection, campaign_id)
 
-        record = await asyncio.to_thread(read)
+        record = await _read(read)
         if record is None:
             raise NotFoundError("campaign", campaign_id)
         return record
@@ -222,3 +228,14 @@ class CampaignService(campaign_service_pb2_grpc.CampaignServiceServicer):
             issued_at=datetime.now(UTC),
         )
         await self.publisher.publish(self.topic, campaign.campaign_id, value)
+
+
+async def _read(read: Callable[[], T]) -> T:
+    """_read runs a blocking read on a thread, refusing UNAVAILABLE past READ_PATIENCE.
+
+    The thread itself ends when MySQL answers or the driver's read timeout fails the call.
+    """
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(read), READ_PATIENCE)
+    except TimeoutError:
+        raise UnavailableError("campaigns cannot be read now; retry") from None

@@ -23,7 +23,7 @@ def build(config: settings.Settings) -> runtime.ServerSpec:
     relay = Relay(database, config.bootstrap_servers, config.feedback_topic)
     ledger = Ledger(database, ZoneInfo(config.timezone))
     executor = ThreadPoolExecutor(config.feedback_threads, "ledger")
-    servicer = FeedbackService(ledger, executor, relay.wake.set)
+    servicer = FeedbackService(ledger, executor, relay.wake.set, threads=config.feedback_threads)
 
     async def close() -> None:
         executor.shutdown()

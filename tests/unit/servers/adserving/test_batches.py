@@ -194,3 +194,89 @@ def test_a_stuck_handler_fills_the_queue_and_callers_are_refused_at_once() -> No
         await batcher.close()
 
     asyncio.run(run())
+
+
+def test_a_batch_stuck_past_stalled_after_refuses_new_items_at_once() -> None:
+    release = threading.Event()
+
+    def stuck(items: list[int]) -> list[int]:
+        release.wait(10)  # MySQL frozen
+        return items
+
+    async def run() -> None:
+        batcher: Batcher[int, int] = Batcher(
+            "test", stuck, drainers=1, stalled_after=0.1, patience=5.0
+        )
+        held = asyncio.create_task(batcher.submit(1))
+        await asyncio.sleep(0.2)  # the writer's batch has been out longer than 0.1 s
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(UnavailableError, match="stuck"):
+            await batcher.submit(2)
+        assert loop.time() - started < 0.05
+        release.set()
+        assert await held == 1  # the item already in the batch is answered when it lands
+        assert await batcher.submit(3) == 3  # the handler moved: accepted again
+        await batcher.close()
+
+    asyncio.run(run())
+
+
+def test_a_caller_gives_up_after_patience_and_its_queued_item_is_never_handled() -> None:
+    release = threading.Event()
+    handled: list[list[int]] = []
+
+    def stuck(items: list[int]) -> list[int]:
+        handled.append(items)
+        release.wait(10)
+        return items
+
+    async def run() -> None:
+        batcher: Batcher[int, int] = Batcher(
+            "test", stuck, drainers=1, stalled_after=5.0, patience=0.2
+        )
+        first = asyncio.create_task(batcher.submit(1))
+        await asyncio.sleep(0.05)  # 1 is in the stuck batch; 2 waits behind it
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(UnavailableError, match="too long"):
+            await batcher.submit(2)
+        assert 0.15 < loop.time() - started < 0.5
+        with pytest.raises(UnavailableError):  # 1 was in the batch: its caller gave up too
+            await first
+        release.set()
+        assert await batcher.submit(3) == 3
+        await batcher.close()
+
+    asyncio.run(run())
+    assert handled == [[1], [3]]  # 2 gave up while queued: never written
+
+
+def test_after_a_batch_failed_unanswered_one_batch_probes_at_a_time() -> None:
+    probing = threading.Event()
+    release = threading.Event()
+    calls: list[list[int]] = []
+
+    def handle(items: list[int]) -> list[int]:
+        calls.append(items)
+        if len(calls) == 1:
+            raise ConnectionError("lost connection (timed out)")  # blames no item
+        probing.set()
+        release.wait(10)
+        return items
+
+    async def run() -> None:
+        batcher: Batcher[int, int] = Batcher("test", handle, drainers=2, patience=5.0)
+        with pytest.raises(ConnectionError):
+            await batcher.submit(1)
+        probe = asyncio.create_task(batcher.submit(2))  # no batch out: this one probes
+        assert await asyncio.to_thread(probing.wait, 5)
+        with pytest.raises(UnavailableError, match="stuck"):  # a free drainer, yet refused
+            await batcher.submit(3)
+        release.set()
+        assert await probe == 2  # MySQL answered the probe: open again
+        assert await batcher.submit(4) == 4
+        await batcher.close()
+
+    asyncio.run(run())
+    assert calls == [[1], [2], [4]]
