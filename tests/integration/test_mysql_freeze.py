@@ -25,9 +25,12 @@ from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
+import grpc
 import pytest
+from adplatform.v1 import campaign_service_pb2
 from sqlalchemy import create_engine, text
 
+from clients import channels
 from servers.settings import Settings
 from tests.integration import campaigns, envoy, parts
 from tests.polling import eventually
@@ -198,7 +201,34 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def _freeze_under_load(devices: Devices, mariadb: int) -> tuple[float, float]:
+class Manager:
+    """Manager is a campaign manager at work while MySQL is frozen: one read, one new campaign."""
+
+    def __init__(self, stack: Settings, city: str) -> None:
+        self.stack = stack
+        self.created = campaigns.live_campaign(target_city=f"{city} during")
+        self.read: tuple[grpc.StatusCode, float] | None = None  # the read's answer, its time
+
+    def run(self, campaign_id: str) -> None:
+        stub = channels.campaigns(self.stack)
+        # Publishing needs Kafka only: accepted now, applied by the Ad Manager after the thaw.
+        stub.CreateCampaign(
+            campaign_service_pb2.CreateCampaignRequest(campaign=self.created), timeout=10
+        )
+        started = time.monotonic()
+        try:
+            stub.GetCampaign(
+                campaign_service_pb2.GetCampaignRequest(campaign_id=campaign_id), timeout=15
+            )
+            code = grpc.StatusCode.OK
+        except grpc.RpcError as error:
+            code = error.code()
+        self.read = (code, time.monotonic() - started)
+
+
+def _freeze_under_load(
+    devices: Devices, manager: Manager, campaign_id: str, mariadb: int
+) -> tuple[float, float]:
     """_freeze_under_load freezes MariaDB while the devices call; returns when it froze, thawed."""
     with _frozen(mariadb):
         frozen_at = time.monotonic()
@@ -206,6 +236,7 @@ def _freeze_under_load(devices: Devices, mariadb: int) -> tuple[float, float]:
         threads = [
             threading.Thread(target=devices.run, args=(seed, thaw_at)) for seed in range(DEVICES)
         ]
+        threads.append(threading.Thread(target=manager.run, args=(campaign_id,)))
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -258,14 +289,25 @@ def test_mysql_frozen_gives_fast_503s_then_recovers_alone(stack: Settings) -> No
     mariadb = before["mariadb"]
     assert mariadb is not None
 
-    frozen_at, thaw_at = _freeze_under_load(devices, mariadb)
+    manager = Manager(stack, city)
+    frozen_at, thaw_at = _freeze_under_load(devices, manager, campaign.campaign_id, mariadb)
     thawed_at = time.monotonic()
     during = [answer for answer in devices.answers if frozen_at <= answer.sent_at < thaw_at]
     _assert_fast_refusals(during, frozen_at)
+    assert manager.read is not None
+    code, seconds = manager.read  # a campaign read is refused in time too (Envoy's: 15 s)
+    assert code == grpc.StatusCode.UNAVAILABLE and seconds < 10, manager.read
 
     # Recovery by itself: ServeAd and SubmitFeedback answer 200 again, nothing restarted.
     eventually(lambda: devices.serve().status == 200, timeout=RECOVERY_SECONDS, interval=0.2)
     recovered = time.monotonic() - thawed_at
+    # The Ad Manager applies what was published while frozen, and what comes after.
+    campaigns.wait_for(stack, manager.created.campaign_id, timeout=30, status="ACTIVE")
+    print(
+        f"campaign read while frozen: {manager.read[0].name} in {manager.read[1]:.2f} s; "
+        f"the campaign published while frozen ACTIVE {time.monotonic() - thawed_at:.2f} s "
+        "after the thaw"
+    )
     while (request_id := devices.next_waiting()) is not None:
         devices.unanswered[request_id] = FLAGS[len(devices.unanswered) % len(FLAGS)]
     retried = len(devices.unanswered)
@@ -300,5 +342,5 @@ def test_mysql_frozen_gives_fast_503s_then_recovers_alone(stack: Settings) -> No
     assert _spent(stack, campaign.campaign_id) - spent_before == acknowledged
     # Every ad answered 200 (before, during or after the freeze) has its served-ads row.
     assert _recorded(stack, devices.served) == set(devices.served)
-    # The Ad Manager and the campaign API apply and read a new campaign again.
+    # The campaign API and the Ad Manager take a new campaign as ever.
     assert campaigns.create(stack, target_city=f"{city} after").status == "ACTIVE"
