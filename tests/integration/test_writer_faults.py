@@ -34,8 +34,10 @@ pytestmark = pytest.mark.integration
 # view, click, acquisition: impressions 6, clicks 3, acquisitions 2
 FLAGS = [(1, 0, 0), (1, 1, 0), (1, 1, 1), (1, 0, 0), (0, 0, 1), (1, 1, 0)]
 AUCTION_CPC, AUCTION_CPA = "0.0003", "0.04"
-OUTAGE_LIMIT_SECONDS = 150  # the outage lasts until billing and the KPI failure are seen
-CATCH_UP_SECONDS = 150  # the KPI query's next restart is at most 30 s away, then a batch
+# The outage lasts until billing and the KPI failure are seen; a batch of six events took up
+# to 105 s on a 2-core machine shared with other suites (load 16-20).
+OUTAGE_LIMIT_SECONDS = 240
+CATCH_UP_SECONDS = 240  # the KPI query's next restart is at most 30 s away, then a batch
 
 
 @pytest.fixture(scope="module")
@@ -121,6 +123,7 @@ def test_a_kpi_outage_does_not_stop_the_billing_archive(stack: Settings, databas
         )
         assert "restart" in str(trouble)
         assert _writer_pid(stack) == writer_pid
+        assert FeedbackWriter(stack).healthy()  # restarting a query is the writer doing its job
     finally:
         with database.begin() as connection:
             connection.execute(text(f"RENAME TABLE `{hidden}` TO `{kpi_table}`"))
