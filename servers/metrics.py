@@ -3,7 +3,7 @@
 Names start with `adplatform_`. RPC counts and latencies are recorded for every method by
 MetricsInterceptor; the business metrics (auctions, charges, spend, outbox lag, instructions)
 are recorded where they happen. A server whose workers are separate processes (the AdServer)
-exports them through prometheus_client's multiprocess mode.
+exports their sum through prometheus_client's multiprocess mode.
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ import time
 from typing import Any
 
 import grpc
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 from servers.interception import Context, UnaryBehavior, UnaryInterceptor
 
@@ -59,18 +58,12 @@ INSTRUCTIONS = Counter(
 )
 
 
-def serve(host: str, port: int, merged: bool = False) -> None:
-    """serve exports metrics over HTTP at http://host:port/metrics.
+def serve(host: str, port: int) -> None:
+    """serve exports this process's metrics over HTTP at http://host:port/metrics.
 
-    merged exports the sum over the worker processes that share PROMETHEUS_MULTIPROC_DIR
-    (prometheus_client's multiprocess mode), instead of this process's own.
+    The AdServer's parent exports its workers' sum itself (servers/adserving/exporter.py).
     """
-    if merged:
-        registry = CollectorRegistry()
-        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        start_http_server(port, addr=host, registry=registry)
-    else:
-        start_http_server(port, addr=host)
+    start_http_server(port, addr=host)
 
 
 class MetricsInterceptor(UnaryInterceptor):
