@@ -27,6 +27,7 @@ from clients.chaos import books, evidence, inject, windows
 from clients.chaos.plan import FREEZE, Fault, expected_seconds
 from clients.chaos.render import Outcome
 from clients.chaos.traffic import (
+    DRY_BUDGETS,
     SERVING_BUDGETS,
     SERVING_CPA,
     SERVING_CPC,
@@ -35,6 +36,7 @@ from clients.chaos.traffic import (
     Managers,
     Window,
     campaign_body,
+    one_slot,
     window,
 )
 from deploy.stack.auth import mint_token
@@ -111,15 +113,15 @@ class Run:
         now = datetime.now(UTC)
         planned = expected_seconds(faults, options.lead, options.settle, RECOVERY_ALLOWANCE)
         tomorrow = now.astimezone(tz).replace(tzinfo=None, microsecond=0) + timedelta(days=1)
-        serving = await self.create_serving(window(now, tz, planned * 1.5 + 600))
-        devices = self.devices()
+        serving = await self.create_serving(window(now, tz, planned * 1.5 + 600), one_slot(now, tz))
+        devices = self.devices(limit=planned * 3 + 600)
         managers = Managers(
             self.api,
             self.run_id,
             Window(tomorrow, tomorrow + timedelta(days=1)),
             rate=options.instruction_rate,
         )
-        traffic = asyncio.create_task(devices.run(planned * 3 + 600))
+        traffic = asyncio.create_task(devices.run())
         management = asyncio.create_task(managers.run(self.known))
         self.progress(f"run {self.run_id}: {options.rate:g} ads/s through Envoy")
         try:
@@ -157,7 +159,7 @@ class Run:
             },
         )
 
-    def devices(self) -> Devices:
+    def devices(self, limit: float) -> Devices:
         """devices are the simulator's users over the stack's population."""
         from clients.simulator.behaviour import Behaviour
         from clients.simulator.commands import load_people
@@ -170,11 +172,14 @@ class Run:
             self.log,
             rate=self.options.rate,
             concurrency=self.options.concurrency,
+            limit=limit,
         )
 
-    async def create_serving(self, live: Window) -> list[str]:
+    async def create_serving(self, live: Window, short: Window) -> list[str]:
         """create_serving creates the run's serving campaigns and waits until all are applied."""
-        return await _create_serving(self.api, self.run_id, live, self.known, self.progress)
+        plan = [(budget, live) for budget in SERVING_BUDGETS]
+        plan += [(budget, short) for budget in DRY_BUDGETS]
+        return await _create_serving(self.api, self.run_id, plan, self.known, self.progress)
 
     async def strike(self, fault: Fault, managers: Managers) -> None:
         """strike injects one fault, waits for its part, and notes the window."""
@@ -229,12 +234,12 @@ class Run:
 async def _create_serving(
     api: CampaignApi,
     run_id: str,
-    live: Window,
+    plan: Sequence[tuple[str, Window]],
     known: Callable[[Sequence[str]], list[str]],
     progress: Progress,
 ) -> list[str]:
-    """_create_serving creates the run's serving campaigns and waits until all are applied."""
-    ids = [f"chaos-{run_id}-s{number}" for number in range(len(SERVING_BUDGETS))]
+    """_create_serving creates the run's serving campaigns (budget, window each) and waits."""
+    ids = [f"chaos-{run_id}-s{number}" for number in range(len(plan))]
     bodies = [
         campaign_body(
             campaign_id,
@@ -244,7 +249,7 @@ async def _create_serving(
             cpa=SERVING_CPA,
             budget=budget,
         )
-        for campaign_id, budget in zip(ids, SERVING_BUDGETS, strict=True)
+        for campaign_id, (budget, live) in zip(ids, plan, strict=True)
     ]
     created = await asyncio.gather(*(api.create(body, patience=60) for body in bodies))
     if not all(created):
@@ -300,13 +305,14 @@ async def _strike(
 
 async def _mid_feed(managers: Managers, burst: asyncio.Task[Any]) -> str:
     """_mid_feed waits until the burst is under way, so the kill lands mid-feed."""
-    head = len(managers.api.accepted) + BURST_HEAD
+    before = len(managers.api.accepted)
     deadline = time.monotonic() + 30
-    while len(managers.api.accepted) < head and not burst.done():
+    while len(managers.api.accepted) < before + BURST_HEAD and not burst.done():
         if time.monotonic() > deadline:
             break
         await asyncio.sleep(0.05)
-    return f"(killed with {BURST} instructions in flight)"
+    accepted = len(managers.api.accepted) - before
+    return f"(killed {accepted} instructions into a burst of {BURST})"
 
 
 async def _kill_mid_publish(

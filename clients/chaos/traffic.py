@@ -3,8 +3,8 @@
 Devices are the classic simulator's (clients/simulator): its behaviour, pacing and retries,
 feedback retried with the same request id until answered. A recording transport wraps its
 Envoy transport and notes every attempt in the call log and every answer in the ledgers
-the books are checked against. The simulation runs in short rounds so that the run can stop
-it between two rounds without cutting a device off mid-feedback.
+the books are checked against. The run stops the devices between two ads, never between an
+ad and its feedback.
 
 Campaign managers create and update campaigns through Envoy's JSON API with a bearer token;
 every instruction answered 200 is recorded as accepted, with a marker (its text, or a stop's
@@ -29,10 +29,10 @@ from clients.chaos import books
 from clients.chaos.windows import FEEDBACK, SERVE, CallLog
 from clients.simulator.behaviour import Behaviour
 from clients.simulator.run import Simulation
+from clients.simulator.stats import Stats
 from clients.simulator.transports import Ad, EnvoyTransport, Receipt, Transport
 from servers.settings import Settings
 
-ROUND_SECONDS = 5.0  # one simulation round: the run can stop between two
 API_TIMEOUT = 20.0  # Envoy's campaign deadline is 15 s
 RETRYABLE_HTTP = {429, 502, 503, 504}
 
@@ -76,8 +76,45 @@ class RecordingTransport:
         await self.inner.close()
 
 
+class _StoppedError(Exception):
+    """_StoppedError ends one device's loop once the run has stopped the traffic."""
+
+
+class SteadySimulation(Simulation):
+    """SteadySimulation is the simulator's run, ended by stop() instead of by its duration.
+
+    A device stops at the top of its loop, where it waits for its next ad's turn: after the
+    last feedback it owed, never between an ad and its feedback. The duration still bounds it.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.stopping = asyncio.Event()
+
+    async def run(self) -> Stats:
+        """run plays every device until stop() (or the duration) and their last feedback."""
+        self.stats = Stats()
+        deadline = time.monotonic() + self.duration
+        devices = [asyncio.create_task(self._device(deadline)) for _ in range(self.concurrency)]
+        for ended in await asyncio.gather(*devices, return_exceptions=True):
+            if isinstance(ended, BaseException) and not isinstance(ended, _StoppedError):
+                raise ended
+        return self.stats
+
+    async def _pace(self) -> None:
+        if self.stopping.is_set():
+            raise _StoppedError
+        await super()._pace()
+        if self.stopping.is_set():
+            raise _StoppedError
+
+    def stop(self) -> None:
+        """stop lets each device finish what it owes and go."""
+        self.stopping.set()
+
+
 class Devices:
-    """Devices play the simulator's users at a rate until stopped, round after round."""
+    """Devices play the simulator's users at a steady rate until stopped."""
 
     def __init__(
         self,
@@ -87,34 +124,28 @@ class Devices:
         *,
         rate: float,
         concurrency: int,
+        limit: float,
     ) -> None:
         self.transport = RecordingTransport(EnvoyTransport(settings, concurrency), log)
-        self.behaviour = behaviour
-        self.rate = rate
-        self.concurrency = concurrency
-        self.stopping = asyncio.Event()
-        self.abandoned = 0  # feedback a device gave up on (its charge is not acknowledged)
+        self.simulation = SteadySimulation(
+            self.transport, behaviour, duration=limit, concurrency=concurrency, rate=rate
+        )
 
-    async def run(self, limit: float) -> None:
-        """run plays rounds until stop() or limit seconds; each round ends with its feedback."""
-        deadline = time.monotonic() + limit
+    async def run(self) -> None:
+        """run plays the devices until stop() or the limit, then closes the connections."""
         try:
-            while not self.stopping.is_set() and time.monotonic() < deadline:
-                simulation = Simulation(
-                    self.transport,
-                    self.behaviour,
-                    duration=ROUND_SECONDS,
-                    concurrency=self.concurrency,
-                    rate=self.rate,
-                )
-                stats = await simulation.run()
-                self.abandoned += stats.errors.get("feedback abandoned", 0)
+            await self.simulation.run()
         finally:
             await self.transport.close()
 
+    @property
+    def abandoned(self) -> int:
+        """abandoned counts feedback a device gave up on (its charge was never acknowledged)."""
+        return self.simulation.stats.errors.get("feedback abandoned", 0)
+
     def stop(self) -> None:
-        """stop ends the run after the current round."""
-        self.stopping.set()
+        """stop ends the traffic once every device has what it owes answered."""
+        self.simulation.stop()
 
 
 @dataclass
@@ -148,11 +179,23 @@ def window(now: datetime, tz: ZoneInfo, seconds: float) -> Window:
     return Window(local - timedelta(hours=1), local + timedelta(seconds=seconds))
 
 
-# The run's serving campaigns outbid the stack's others, so that its ads are its own; two
-# small budgets run dry during a full run, so the budget cap is exercised.
+def one_slot(now: datetime, tz: ZoneInfo) -> Window:
+    """one_slot is a 10-minute window that opened 2 minutes ago: a single pacing slot.
+
+    A campaign's slot budget is its remaining budget over its remaining slots, so with one
+    slot the whole budget can be spent at once, and the budget cap is what stops it.
+    """
+    local = now.astimezone(tz).replace(tzinfo=None, microsecond=0)
+    return Window(local - timedelta(minutes=2), local + timedelta(minutes=8))
+
+
+# The run's serving campaigns outbid the stack's others, so that its ads are its own. The
+# two small ones live for one pacing slot and run dry within a minute of traffic: the
+# budget cap is exercised in every run.
 SERVING_CPC = "0.5"
 SERVING_CPA = "5"
-SERVING_BUDGETS = ("100000", "100000", "100000", "100000", "60", "25")
+SERVING_BUDGETS = ("100000", "100000", "100000", "100000")
+DRY_BUDGETS = ("20", "8")
 MANAGED_CPC = "0.0001"
 MANAGED_CPA = "0.001"
 
