@@ -19,6 +19,7 @@ from pyspark.sql import SparkSession
 
 from clients import channels
 from clients.synthetic_feedback import fresh_campaigns, synthetic_events
+from deploy.stack.process import alive
 from deploy.stack.spark_jobs import FeedbackWriter
 from servers.settings import Settings
 from spark import status
@@ -130,19 +131,24 @@ def test_sigkill_mid_batch_then_restart_archives_each_event_once(
 ) -> None:
     values = _events(12_000, seed=3)
     hive.produce(writer.settings, values + values[:1000])
-    killed_batch = None
+    killed_batch = killed_pid = None
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:  # catch the writer inside a batch's foreachBatch
         record = status.read_status(writer.settings) or {}
         if str(record.get("phase", "")).startswith("writing batch"):
+            killed_pid = writer.process.pid()
             writer.process.kill()
             killed_batch = int(record["phase"].rsplit(" ", 1)[1])
             break
         time.sleep(0.005)
-    assert killed_batch is not None, "never saw the writer inside a batch"
-    assert not writer.process.running()
-    writer.start()
-    writer.wait_ready()
+    assert killed_batch is not None and killed_pid is not None, "never saw the writer in a batch"
+    assert not alive(killed_pid)
+    # No one starts it again: its supervisor does, and the new process resumes the checkpoint.
+    eventually(
+        lambda: writer.process.pid() not in (None, killed_pid) and writer.healthy(),
+        timeout=writer.start_timeout,
+        interval=1,
+    )
     where = _campaign_filter(values)
     eventually(
         lambda: hive.count(spark, _billing(writer), where) == (12_000, 12_000),
