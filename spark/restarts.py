@@ -26,7 +26,8 @@ FAILED = "failed"
 
 FIRST_DELAY_SECONDS = 1.0
 MAX_DELAY_SECONDS = 30.0
-# Twelve failures in a row: 1+2+4+8+16 s then 30 s each, about five minutes of trying.
+# Twelve restarts in a row with no progress (1+2+4+8+16 s, then 30 s each: four minutes of
+# backoff, more with the failing attempts themselves); the thirteenth failure gives up.
 FAILURE_BUDGET = 12
 # A query that ran this long after a restart without failing has recovered, even if no
 # batch came by to say so (no traffic): its next failure starts the backoff afresh.
