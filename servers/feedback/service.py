@@ -37,9 +37,23 @@ SUCCESS = "SUCCESS"
 # STALLED_AFTER: a feedback transaction takes milliseconds; when every ledger thread has been
 # on one this long, MySQL is not answering and new feedback is refused at once.
 STALLED_AFTER = 0.75
-# PATIENCE: how long a feedback may take before the device is told to retry; inside Envoy's
-# 2 s device deadline, so the device hears 503 and why, never a 504.
+# PATIENCE: how long a feedback without a deadline of its own (JSON through Envoy) may take
+# before the device is told to retry: inside Envoy's 2 s, so it hears 503, never a 504.
 PATIENCE = 1.0
+# DEADLINE_MARGIN: a call with a gRPC deadline waits that long, less this, for its answer.
+DEADLINE_MARGIN = 0.5
+
+
+def patience(remaining: float | None, default: float = PATIENCE) -> float:
+    """patience is how long a feedback waits: its caller's deadline less a margin, or default.
+
+    A client that gave a deadline (a gRPC device, a test with 10 s) is not refused before it
+    would give up itself: one feedback among many for a hot campaign can legitimately queue
+    for its row lock longer than the default.
+    """
+    if remaining is None:
+        return default
+    return max(remaining - DEADLINE_MARGIN, 0.0)
 
 
 class FeedbackService(feedback_service_pb2_grpc.FeedbackServiceServicer):
@@ -53,13 +67,13 @@ class FeedbackService(feedback_service_pb2_grpc.FeedbackServiceServicer):
         *,
         threads: int,
         stalled_after: float = STALLED_AFTER,
-        patience: float = PATIENCE,
+        default_patience: float = PATIENCE,
     ) -> None:
         self.ledger = ledger
         self.executor = executor  # the ledger's blocking transactions run here, threads of them
         self.recorded = recorded  # wakes the outbox relay
         self.stalls = Stalls(threads, stalled_after)
-        self.patience = patience
+        self.patience = default_patience  # for calls without a deadline of their own
 
     async def SubmitFeedback(  # noqa: N802
         self, request: feedback_service_pb2.SubmitFeedbackRequest, context: Context
@@ -68,7 +82,7 @@ class FeedbackService(feedback_service_pb2_grpc.FeedbackServiceServicer):
         feedback = feedback_request.parse(
             request.request_id, request.view, request.click, request.acquisition
         )
-        result = await self._settle(feedback)
+        result = await self._settle(feedback, patience(_time_remaining(context), self.patience))
         return feedback_service_pb2.SubmitFeedbackResponse(
             status=SUCCESS,
             request_id=result.request_id,
@@ -78,7 +92,7 @@ class FeedbackService(feedback_service_pb2_grpc.FeedbackServiceServicer):
             duplicate=result.duplicate,
         )
 
-    async def _settle(self, feedback: FeedbackRequest) -> Recorded:
+    async def _settle(self, feedback: FeedbackRequest, wait: float) -> Recorded:
         """_settle runs the ledger's transaction on a ledger thread, within the bounds."""
         if self.stalls.stalled(time.monotonic()):
             raise UnavailableError("feedback cannot reach the database now; retry")
@@ -86,7 +100,7 @@ class FeedbackService(feedback_service_pb2_grpc.FeedbackServiceServicer):
         try:
             # On timeout the work is cancelled: if still queued it never runs; if running,
             # it finishes on its thread and the retry finds its result.
-            return await asyncio.wait_for(work, self.patience)
+            return await asyncio.wait_for(work, wait)
         except TimeoutError:
             raise UnavailableError("feedback was not recorded in time; retry") from None
 
@@ -113,3 +127,8 @@ class FeedbackService(feedback_service_pb2_grpc.FeedbackServiceServicer):
             metrics.SPEND.inc(float(result.expenditure))
             self.recorded()
         return result
+
+
+def _time_remaining(context: Context | None) -> float | None:
+    """_time_remaining is the call's time left before its deadline; None if it has none."""
+    return None if context is None else context.time_remaining()

@@ -22,7 +22,7 @@ from sqlalchemy.exc import OperationalError
 from servers.errors import UnavailableError
 from servers.feedback.feedback_request import FeedbackRequest
 from servers.feedback.ledger import Ledger, Recorded
-from servers.feedback.service import FeedbackService
+from servers.feedback.service import DEADLINE_MARGIN, PATIENCE, FeedbackService, patience
 
 REQUEST_IDS = [f"00000000-0000-4000-8000-{n:012d}" for n in range(8)]
 
@@ -76,7 +76,7 @@ async def _submit(
 
 
 def test_a_feedback_mysql_does_not_answer_is_refused_after_patience(ledger: FrozenLedger) -> None:
-    service = _service(ledger, threads=2, patience=0.2, stalled_after=5.0)
+    service = _service(ledger, threads=2, default_patience=0.2, stalled_after=5.0)
 
     async def run() -> float:
         loop = asyncio.get_running_loop()
@@ -91,7 +91,7 @@ def test_a_feedback_mysql_does_not_answer_is_refused_after_patience(ledger: Froz
 def test_with_every_thread_stuck_new_feedback_is_refused_without_reaching_mysql(
     ledger: FrozenLedger,
 ) -> None:
-    service = _service(ledger, threads=2, patience=0.1, stalled_after=0.2)
+    service = _service(ledger, threads=2, default_patience=0.1, stalled_after=0.2)
 
     async def run() -> float:
         for request_id in REQUEST_IDS[:2]:  # both ledger threads now hang
@@ -111,7 +111,7 @@ def test_with_every_thread_stuck_new_feedback_is_refused_without_reaching_mysql(
 def test_a_feedback_given_up_on_still_commits_and_its_retry_is_the_duplicate(
     ledger: FrozenLedger,
 ) -> None:
-    service = _service(ledger, threads=1, patience=0.1, stalled_after=5.0)
+    service = _service(ledger, threads=1, default_patience=0.1, stalled_after=5.0)
 
     async def run() -> feedback_service_pb2.SubmitFeedbackResponse:
         with pytest.raises(UnavailableError):  # the device hears 503 ...
@@ -126,7 +126,7 @@ def test_a_feedback_given_up_on_still_commits_and_its_retry_is_the_duplicate(
 
 
 def test_a_queued_feedback_whose_device_gave_up_never_runs(ledger: FrozenLedger) -> None:
-    service = _service(ledger, threads=1, patience=0.1, stalled_after=5.0)
+    service = _service(ledger, threads=1, default_patience=0.1, stalled_after=5.0)
 
     async def run() -> None:
         first = asyncio.create_task(_submit(service, REQUEST_IDS[0]))
@@ -145,7 +145,7 @@ def test_a_queued_feedback_whose_device_gave_up_never_runs(ledger: FrozenLedger)
 def test_after_a_transaction_went_unanswered_one_feedback_probes_at_a_time(
     ledger: FrozenLedger,
 ) -> None:
-    service = _service(ledger, threads=4, patience=2.0, stalled_after=5.0)
+    service = _service(ledger, threads=4, default_patience=2.0, stalled_after=5.0)
     ledger.silent = True
 
     async def run() -> None:
@@ -164,3 +164,11 @@ def test_after_a_transaction_went_unanswered_one_feedback_probes_at_a_time(
 
     asyncio.run(run())
     assert REQUEST_IDS[2] not in ledger.started
+
+
+def test_a_call_without_a_deadline_waits_the_default_one_with_its_own_deadline_less_a_margin() -> (
+    None
+):
+    assert patience(None) == PATIENCE
+    assert patience(10.0) == 10.0 - DEADLINE_MARGIN
+    assert patience(0.2) == 0.0  # already as good as gone: refused rather than left to expire
