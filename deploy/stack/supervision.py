@@ -238,22 +238,20 @@ class Supervisor:
 
     def start(self, name: str) -> None:
         """start asks supervisord to run a part (without waiting: the part checks its health)."""
-        try:
-            self._call("supervisor.startProcess", name, False)
-        except xmlrpc.client.Fault as fault:
-            if "ALREADY_STARTED" not in fault.faultString:
-                raise StackError(
-                    f"{name}: supervisord refused to start it: {fault.faultString}"
-                ) from None
+        self._control("supervisor.startProcess", name, "ALREADY_STARTED", "start")
 
     def stop(self, name: str) -> None:
         """stop asks supervisord to stop a part and waits until it has exited."""
+        self._control("supervisor.stopProcess", name, "NOT_RUNNING", "stop")
+
+    def _control(self, method: str, name: str, already: str, verb: str) -> None:
+        """_control starts or stops a part; a part already in the wanted state is no error."""
         try:
-            self._call("supervisor.stopProcess", name, True)
+            self._call(method, name, verb == "stop")  # stops wait, starts do not
         except xmlrpc.client.Fault as fault:
-            if "NOT_RUNNING" not in fault.faultString:
+            if already not in fault.faultString:
                 raise StackError(
-                    f"{name}: supervisord could not stop it: {fault.faultString}"
+                    f"{name}: supervisord could not {verb} it: {fault.faultString}"
                 ) from None
 
     def shutdown_if_idle(self) -> None:
