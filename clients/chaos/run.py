@@ -341,4 +341,4 @@ async def _kill_mid_publish(
         await asyncio.sleep(0.5)  # the relay's next round sends them
         injected = time.monotonic()
         victim = inject.kill(fault, pid_before)
-    return injected, victim, f"(killed with {waiting} events in the outbox)"
+    return injected, victim, f"(outbox backlog {waiting} when killed)"
