@@ -29,6 +29,7 @@ from confluent_kafka import (
 
 from servers import metrics
 from servers.admanager.applier import Applier, Position
+from servers.admanager.membership import Membership
 from servers.campaigns.wire import decode_instruction
 from servers.errors import ValidationError
 from servers.messaging.publisher import producer_config
@@ -56,6 +57,10 @@ def _position(record: Message) -> Position:
     return Position(_offset(record), int(record.partition() or 0), max(timestamp_ms, 0))
 
 
+class ConsumerStuckError(RuntimeError):
+    """ConsumerStuckError ends the Ad Manager so that supervision starts a fresh consumer."""
+
+
 class InstructionConsumer:
     """InstructionConsumer applies every instruction on the topic, in order, exactly once."""
 
@@ -79,15 +84,31 @@ class InstructionConsumer:
     def run(self, stopping: threading.Event, assigned: threading.Event) -> None:
         """run consumes until stopping is set; assigned is set once partitions are ours."""
 
+        membership = Membership(unassigned_since=time.monotonic())
+
         def on_assign(consumer: Consumer, partitions: list[TopicPartition]) -> None:
+            membership.assigned(len(partitions), time.monotonic())
             assigned.set()
 
-        self.consumer.subscribe([self.settings.instructions_topic], on_assign=on_assign)
+        def on_revoke(consumer: Consumer, partitions: list[TopicPartition]) -> None:
+            membership.revoked(time.monotonic())
+
+        self.consumer.subscribe(
+            [self.settings.instructions_topic],
+            on_assign=on_assign,
+            on_revoke=on_revoke,
+            on_lost=on_revoke,
+        )
         try:
             while not stopping.is_set():
                 records = self.consumer.consume(BATCH, timeout=0.2)
                 if records:
                     self._process(records, stopping)
+                if membership.stuck(time.monotonic()):
+                    raise ConsumerStuckError(
+                        f"the instruction consumer has owned no partition for more than "
+                        f"{membership.patience:.0f} s; restarting it"
+                    )
         finally:
             self.workers.shutdown()
             self.dead_letters.flush(10)

@@ -1,0 +1,83 @@
+"""A consumer that owns no partition for longer than the patience is stuck, and the Ad Manager
+fails so supervision starts a fresh one; a rebalance inside the patience is not."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from servers.admanager import consumer as consumer_module
+from servers.admanager.consumer import ConsumerStuckError, InstructionConsumer
+from servers.admanager.membership import Membership
+from servers.settings import Settings
+
+
+def test_a_rebalance_within_the_patience_is_not_stuck() -> None:
+    membership = Membership(unassigned_since=0.0, patience=60)
+    membership.assigned(3, now=5)
+    membership.revoked(now=100)
+    assert not membership.stuck(now=150)
+    membership.assigned(3, now=155)
+    assert not membership.stuck(now=1_000)
+
+
+def test_owning_nothing_past_the_patience_is_stuck() -> None:
+    membership = Membership(unassigned_since=0.0, patience=60)
+    membership.assigned(3, now=5)
+    membership.revoked(now=100)
+    membership.revoked(now=130)  # a second revoke does not restart the clock
+    assert not membership.stuck(now=160)
+    assert membership.stuck(now=161)
+
+
+def test_an_empty_assignment_counts_as_owning_nothing() -> None:
+    membership = Membership(unassigned_since=None, patience=60)
+    membership.assigned(0, now=10)
+    assert membership.stuck(now=71)
+
+
+def test_never_assigned_at_start_is_stuck_after_the_patience() -> None:
+    membership = Membership(unassigned_since=0.0, patience=60)
+    assert not membership.stuck(now=60)
+    assert membership.stuck(now=60.5)
+
+
+class SilentConsumer:
+    """SilentConsumer subscribes and then never gets a partition, as a stuck one does."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    def subscribe(self, topics: list[str], **callbacks: Any) -> None:
+        self.callbacks = callbacks
+
+    def consume(self, count: int, timeout: float) -> list[object]:
+        return []
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class Flushing:
+    def flush(self, timeout: float) -> int:
+        return 0
+
+
+def test_the_loop_fails_when_the_consumer_owns_nothing_for_too_long(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = iter(float(second) for second in range(0, 10_000, 20))
+    monkeypatch.setattr(consumer_module.time, "monotonic", lambda: next(clock))
+    built = InstructionConsumer.__new__(InstructionConsumer)  # no Kafka client needed here
+    built.settings = Settings()
+    silent = SilentConsumer()
+    built.consumer = silent  # type: ignore[assignment]
+    built.dead_letters = Flushing()  # type: ignore[assignment]
+    built.workers = ThreadPoolExecutor(1)
+    with pytest.raises(ConsumerStuckError, match="owned no partition"):
+        built.run(threading.Event(), threading.Event())
+    assert silent.closed  # closed on the way out, leaving the group cleanly
+    assert set(silent.callbacks) == {"on_assign", "on_revoke", "on_lost"}
