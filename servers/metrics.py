@@ -56,6 +56,10 @@ INSTRUCTIONS = Counter(
     "campaign instructions consumed, by result",
     ["result"],
 )
+CONSUMER_REPLACEMENTS = Counter(
+    "adplatform_consumer_replacements_total",
+    "instruction consumers replaced for owning no partition too long (stuck outside the group)",
+)
 
 
 def serve(host: str, port: int) -> None:

@@ -135,7 +135,7 @@ def _action(settings: Settings, cluster: str, path: str | None = None) -> dict[s
     return {
         "cluster": cluster,
         "timeout": _seconds(timeout),
-        "retry_policy": upstreams.retry_policy(path, timeout),
+        "retry_policy": upstreams.retry_policy(path),
     }
 
 

@@ -1,7 +1,7 @@
 """Upstreams: how Envoy finds a server dead and what it retries when one dies mid-call.
 
-deploy/stack/envoy.py places these on its clusters and routes; docs/reliability-serving.md
-says why each number is what it is.
+deploy/stack/envoy.py places these on its clusters and routes; docs/reliability.md, "Serving
+through a dead worker", says why each number is what it is.
 
 - Active gRPC health checks (grpc.health.v1) on every cluster: a server that stops answering
   SERVING leaves the load-balancing set after two failed checks.
@@ -13,7 +13,7 @@ says why each number is what it is.
 - Retries, only where replaying is harmless. ServeAd: the device got no answer, so a second
   auction is what it would have asked for anyway. SubmitFeedback: charged at most once per
   request id; a replay returns the first result. Campaign reads: no effect. These are retried
-  after a reset, a refused stream, a connect failure or a per-try timeout. Campaign writes
+  after a reset, a refused stream or a connect failure. Campaign writes
   publish instructions to Kafka, and a create without a client-chosen campaign_id is not
   idempotent: they are retried only when the request never reached the server (connect
   failure, REFUSED_STREAM, reset before the request was sent). An UNAVAILABLE answer (load
@@ -41,8 +41,6 @@ RETRY_ON_UNSENT = "connect-failure,refused-stream,reset-before-request"
 # Retries per request: a dead worker drops a call once; a second failure is not that.
 REPLAYABLE_RETRIES = 1
 UNSENT_RETRIES = 2
-# Each attempt of a replayable call gets this share of the route's deadline, so one retry fits.
-PER_TRY_SHARE = 0.5
 RETRY_BACKOFF = {"base_interval": "0.025s", "max_interval": "0.250s"}
 RETRY_BUDGET_PERCENT = 20.0
 MIN_RETRY_CONCURRENCY = 10
@@ -88,16 +86,14 @@ def retry_budget() -> dict[str, Any]:
     }
 
 
-def _seconds(value: float) -> str:
-    """_seconds is a duration as Envoy's JSON writes it."""
-    return f"{value:.3f}s"
-
-
-def retry_policy(path: str | None, timeout_seconds: float) -> dict[str, Any]:
+def retry_policy(path: str | None) -> dict[str, Any]:
     """retry_policy is the route's retry policy for the gRPC method `path` (None: any method).
 
-    A replayable method is retried once after any failure without an answer, each attempt
-    given PER_TRY_SHARE of the deadline; anything else only when it never reached a server.
+    A replayable method is retried once after any failure without an answer; anything else
+    only when it never reached a server. No attempt has a timeout shorter than the route's:
+    the servers refuse a call they cannot answer in time (MySQL stuck: UNAVAILABLE within
+    about a second, docs/reliability.md), and a shorter per-try timeout would cut that answer
+    off, retry it into the same stuck server and end in Envoy's 504 at the deadline.
     """
     policy: dict[str, Any] = {
         "retry_back_off": RETRY_BACKOFF,
@@ -116,7 +112,6 @@ def retry_policy(path: str | None, timeout_seconds: float) -> dict[str, Any]:
     if path in REPLAYABLE_METHODS:
         policy["retry_on"] = RETRY_ON_REPLAYABLE
         policy["num_retries"] = REPLAYABLE_RETRIES
-        policy["per_try_timeout"] = _seconds(timeout_seconds * PER_TRY_SHARE)
     else:
         policy["retry_on"] = RETRY_ON_UNSENT
         policy["num_retries"] = UNSENT_RETRIES

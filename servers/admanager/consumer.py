@@ -29,7 +29,7 @@ from confluent_kafka import (
 
 from servers import metrics
 from servers.admanager.applier import Applier, Position
-from servers.admanager.membership import Membership
+from servers.admanager.membership import PATIENCE_SECONDS, Membership
 from servers.campaigns.wire import decode_instruction
 from servers.errors import ValidationError
 from servers.messaging.publisher import producer_config
@@ -57,8 +57,17 @@ def _position(record: Message) -> Position:
     return Position(_offset(record), int(record.partition() or 0), max(timestamp_ms, 0))
 
 
-class ConsumerStuckError(RuntimeError):
-    """ConsumerStuckError ends the Ad Manager so that supervision starts a fresh consumer."""
+def consumer_config(settings: Settings) -> dict[str, object]:
+    """consumer_config is the instruction consumer's librdkafka configuration."""
+    return {
+        "bootstrap.servers": settings.bootstrap_servers,
+        "group.id": GROUP_ID,
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+        "isolation.level": "read_committed",
+        "fetch.wait.max.ms": 50,
+        "session.timeout.ms": 10_000,
+    }
 
 
 class InstructionConsumer:
@@ -67,23 +76,40 @@ class InstructionConsumer:
     def __init__(self, settings: Settings, applier: Applier) -> None:
         self.settings = settings
         self.applier = applier
-        self.consumer = Consumer(
-            {
-                "bootstrap.servers": settings.bootstrap_servers,
-                "group.id": GROUP_ID,
-                "enable.auto.commit": False,
-                "auto.offset.reset": "earliest",
-                "isolation.level": "read_committed",
-                "fetch.wait.max.ms": 50,
-                "session.timeout.ms": 10_000,
-            }
-        )
+        self.consumer = Consumer(consumer_config(settings))
         self.dead_letters = Producer(producer_config(settings.bootstrap_servers, "ad-manager-dlq"))
         self.workers = ThreadPoolExecutor(settings.topic_partitions, "apply")
 
     def run(self, stopping: threading.Event, assigned: threading.Event) -> None:
-        """run consumes until stopping is set; assigned is set once partitions are ours."""
+        """run consumes until stopping is set; assigned is set once partitions are ours.
 
+        A consumer that has owned no partition for longer than the membership's patience is
+        stuck outside its group (membership.py): it is closed and a fresh one takes its place,
+        resuming from the committed offsets.
+        """
+        try:
+            while not stopping.is_set():
+                self._consume(stopping, assigned)
+                if not stopping.is_set():
+                    log.warning(
+                        "the instruction consumer has owned no partition for more than %.0f s;"
+                        " replacing it with a fresh one",
+                        PATIENCE_SECONDS,
+                    )
+                    self.consumer.close()
+                    self.consumer = self.new_consumer()
+                    metrics.CONSUMER_REPLACEMENTS.inc()
+        finally:
+            self.workers.shutdown()
+            self.dead_letters.flush(10)
+            self.consumer.close()
+
+    def new_consumer(self) -> Consumer:
+        """new_consumer is a fresh consumer in the Ad Manager's group."""
+        return Consumer(consumer_config(self.settings))
+
+    def _consume(self, stopping: threading.Event, assigned: threading.Event) -> None:
+        """_consume subscribes and applies records until told to stop or the consumer is stuck."""
         membership = Membership(unassigned_since=time.monotonic())
 
         def on_assign(consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -99,20 +125,10 @@ class InstructionConsumer:
             on_revoke=on_revoke,
             on_lost=on_revoke,
         )
-        try:
-            while not stopping.is_set():
-                records = self.consumer.consume(BATCH, timeout=0.2)
-                if records:
-                    self._process(records, stopping)
-                if membership.stuck(time.monotonic()):
-                    raise ConsumerStuckError(
-                        f"the instruction consumer has owned no partition for more than "
-                        f"{membership.patience:.0f} s; restarting it"
-                    )
-        finally:
-            self.workers.shutdown()
-            self.dead_letters.flush(10)
-            self.consumer.close()
+        while not stopping.is_set() and not membership.stuck(time.monotonic()):
+            records = self.consumer.consume(BATCH, timeout=0.2)
+            if records:
+                self._process(records, stopping)
 
     def _process(self, records: list[Message], stopping: threading.Event) -> None:
         """_process applies a batch, partitions in parallel, and commits what it finished."""

@@ -4,19 +4,20 @@ A consumer whose group session times out (the broker unreachable longer than
 `session.timeout.ms`) gives up its partitions and rejoins. Seen once after a 30 s Kafka
 outage: librdkafka's rejoin failed on a timed-out request and never tried again, and the
 consumer sat subscribed, owning no partition, applying nothing, while the process answered
-health checks. The rule here notices: subscribed and owning no partition for longer than
-PATIENCE_SECONDS means the consumer is stuck, and the Ad Manager fails so that supervision
-starts a fresh one (the offsets are committed, so it resumes exactly where it stopped).
+health checks (every chaos run's Kafka freeze did it). The rule here notices: subscribed and
+owning no partition for longer than PATIENCE_SECONDS means the consumer is stuck, and the Ad
+Manager closes it and subscribes a fresh one, which joins at once and resumes from the
+committed offsets (consumer.py).
 
 A consumer group with more Ad Managers than partitions would leave one owning nothing, and this
-rule would replace it once a minute; the platform runs one Ad Manager per group.
+rule would replace it every PATIENCE_SECONDS, harmlessly; the platform runs one per group.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-PATIENCE_SECONDS = 60.0  # six session timeouts: a rebalance takes a few seconds at most
+PATIENCE_SECONDS = 30.0  # three session timeouts: a rebalance takes a few seconds at most
 
 
 @dataclass

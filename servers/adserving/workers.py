@@ -4,7 +4,8 @@ Each worker runs its own grpc.aio server on the same port (SO_REUSEPORT), so the
 spreads connections over the workers and every core serves. The parent only supervises:
 
 - a worker that exits on its own is replaced after a short backoff while the others keep
-  serving (Envoy retries the calls the dead worker dropped: docs/reliability-serving.md);
+  serving (Envoy retries the calls the dead worker dropped: docs/reliability.md, "Serving
+  through a dead worker");
 - more than RestartPolicy.budget deaths within RestartPolicy.window_seconds means something is
   wrong beyond one worker: the parent stops the rest and exits non-zero, so the process
   supervisor restarts the whole AdServer;

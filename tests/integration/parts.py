@@ -42,4 +42,5 @@ def restarted(stack: Settings, name: str, before: Processes, timeout: float = 12
             return row.pid
         return None
 
-    return eventually(replaced, timeout=timeout, interval=0.2)
+    pid: int = eventually(replaced, timeout=timeout, interval=0.2)
+    return pid

@@ -254,7 +254,7 @@ def _assert_fast_refusals(during: list[Answer], frozen_at: float) -> None:
     """_assert_fast_refusals: every call sent while frozen got a quick 503 with retry-after."""
     refused = [answer for answer in during if answer.status != 200]
     latencies = [answer.seconds for answer in during]
-    print(  # the figures docs/reliability-mysql.md quotes
+    print(  # the figures docs/reliability.md quotes ("MySQL frozen")
         f"\nfrozen {FREEZE_SECONDS:.0f} s: {len(during)} calls "
         f"({sum(a.kind == 'serve' for a in during)} ServeAd), {len(refused)} refused; latency "
         f"p50 {statistics.median(latencies):.3f} s, p99 {_percentile(latencies, 0.99):.3f} s, "

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from deploy.stack import auth, envoy, refusals, upstreams
+from deploy.stack import auth, envoy, refusals
 from servers.settings import Settings
 
 SERVE_AD = "/adplatform.v1.AdServer/ServeAd"
@@ -88,7 +88,7 @@ def test_device_calls_are_retried_once_after_a_reset_within_the_deadline(
         policy = _policy(_routes(settings, host), path=path)
         assert set(policy["retry_on"].split(",")) == {"reset", "connect-failure", "refused-stream"}
         assert policy["num_retries"] == 1
-        assert policy["per_try_timeout"] == "1.000s"  # two tries fit in the 2 s deadline
+        assert "per_try_timeout" not in policy  # the server's own 503 is never cut off
 
 
 def test_campaign_reads_are_retried_after_a_reset(tmp_path: Path) -> None:
@@ -96,7 +96,7 @@ def test_campaign_reads_are_retried_after_a_reset(tmp_path: Path) -> None:
     for host in ("public", "campaign-service"):
         policy = _policy(_routes(settings, host), path=GET_CAMPAIGN)
         assert "reset" in policy["retry_on"].split(",")
-        assert policy["per_try_timeout"] == "7.500s"
+        assert "per_try_timeout" not in policy
 
 
 def test_campaign_writes_are_retried_only_when_they_never_reached_a_server(
@@ -150,7 +150,3 @@ def test_the_real_envoy_accepts_the_configuration(tmp_path: Path) -> None:
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "OK" in checked.stdout + checked.stderr
-
-
-def test_per_try_share_leaves_room_for_the_one_retry() -> None:
-    assert upstreams.PER_TRY_SHARE * (upstreams.REPLAYABLE_RETRIES + 1) <= 1

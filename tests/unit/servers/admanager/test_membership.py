@@ -1,5 +1,5 @@
 """A consumer that owns no partition for longer than the patience is stuck, and the Ad Manager
-fails so supervision starts a fresh one; a rebalance inside the patience is not."""
+replaces it with a fresh one; a rebalance inside the patience is not."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from servers.admanager import consumer as consumer_module
-from servers.admanager.consumer import ConsumerStuckError, InstructionConsumer
+from servers.admanager.consumer import InstructionConsumer
 from servers.admanager.membership import Membership
 from servers.settings import Settings
 
@@ -61,23 +61,40 @@ class SilentConsumer:
         self.closed = True
 
 
+class AssignedConsumer(SilentConsumer):
+    """AssignedConsumer is given its partitions, then the loop is told to stop."""
+
+    def __init__(self, stopping: threading.Event) -> None:
+        super().__init__()
+        self.stopping = stopping
+
+    def consume(self, count: int, timeout: float) -> list[object]:
+        self.callbacks["on_assign"](self, [object()] * 3)
+        self.stopping.set()
+        return []
+
+
 class Flushing:
     def flush(self, timeout: float) -> int:
         return 0
 
 
-def test_the_loop_fails_when_the_consumer_owns_nothing_for_too_long(
+def test_a_stuck_consumer_is_replaced_by_a_fresh_one_in_the_same_process(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     clock = iter(float(second) for second in range(0, 10_000, 20))
     monkeypatch.setattr(consumer_module.time, "monotonic", lambda: next(clock))
     built = InstructionConsumer.__new__(InstructionConsumer)  # no Kafka client needed here
     built.settings = Settings()
-    silent = SilentConsumer()
-    built.consumer = silent  # type: ignore[assignment]
+    stuck = SilentConsumer()
+    stopping, assigned = threading.Event(), threading.Event()
+    fresh = AssignedConsumer(stopping)
+    built.consumer = stuck  # type: ignore[assignment]
+    built.new_consumer = lambda: fresh  # type: ignore[method-assign]
     built.dead_letters = Flushing()  # type: ignore[assignment]
     built.workers = ThreadPoolExecutor(1)
-    with pytest.raises(ConsumerStuckError, match="owned no partition"):
-        built.run(threading.Event(), threading.Event())
-    assert silent.closed  # closed on the way out, leaving the group cleanly
-    assert set(silent.callbacks) == {"on_assign", "on_revoke", "on_lost"}
+    built.run(stopping, assigned)
+    assert stuck.closed  # the stuck one left, the fresh one took over
+    assert set(stuck.callbacks) == {"on_assign", "on_revoke", "on_lost"}
+    assert assigned.is_set()
+    assert fresh.closed  # and was closed when the Ad Manager stopped
