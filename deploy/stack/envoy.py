@@ -72,7 +72,7 @@ RESPONSE_BUFFER_BYTES = 4 * 1024 * 1024
 
 
 def _cluster(name: str, host: str, port: int) -> dict[str, Any]:
-    """_cluster is an HTTP/2 upstream with gRPC health checks, outlier detection, keepalive."""
+    """_cluster is an HTTP/2 upstream with gRPC health checks, a retry budget and keepalive."""
     h2: dict[str, Any] = {}
     if name in STREAMS_PER_CONNECTION:
         h2["max_concurrent_streams"] = STREAMS_PER_CONNECTION[name]
@@ -101,7 +101,6 @@ def _cluster(name: str, host: str, port: int) -> dict[str, Any]:
             ]
         },
         "health_checks": upstreams.health_checks(),
-        "outlier_detection": upstreams.outlier_detection(),
         "common_lb_config": {"healthy_panic_threshold": {"value": 0}},
         "load_assignment": {
             "cluster_name": name,
