@@ -149,7 +149,12 @@ class InstructionConsumer:
             if end is not None
         ]
         if offsets:
-            self.consumer.commit(offsets=offsets, asynchronous=False)
+            try:
+                self.consumer.commit(offsets=offsets, asynchronous=False)
+            except KafkaException as error:
+                # The group moved on (a rebalance, a session lost while Kafka was away): the
+                # partitions' next owner replays these records, and applying is idempotent.
+                log.warning("could not commit applied offsets, they will be replayed: %s", error)
 
     def _partition(self, records: list[Message], stopping: threading.Event) -> int | None:
         """_partition applies one partition's records in order; returns the offset to commit."""

@@ -13,6 +13,7 @@ from servers.settings import Settings
 from tests.polling import eventually
 
 Processes = dict[str, int | None]
+HEALTH_SECONDS = 30.0  # for parts whose health reflects another's recovery
 
 
 def processes(stack: Settings) -> Processes:
@@ -21,7 +22,11 @@ def processes(stack: Settings) -> Processes:
 
 
 def unchanged_except(stack: Settings, before: Processes, *faulted: str) -> None:
-    """unchanged_except asserts every part but the faulted ones is the same, healthy process."""
+    """unchanged_except asserts every part but the faulted ones is the same process, healthy.
+
+    The PIDs must match at once; health may take a few seconds to say so, because a part's
+    health can see another's (Envoy reports its upstreams' health checks, every 2 s).
+    """
     rows = {row.name: row for row in launcher.status(stack) if row.managed}
     changed = {
         name: (pid, rows[name].pid if name in rows else None)
@@ -29,8 +34,16 @@ def unchanged_except(stack: Settings, before: Processes, *faulted: str) -> None:
         if name not in faulted and (name not in rows or rows[name].pid != pid)
     }
     assert not changed, f"parts died or restarted besides {faulted}: {changed} (before, now)"
-    unhealthy = [name for name, row in rows.items() if name not in faulted and not row.healthy]
-    assert not unhealthy, f"parts unhealthy besides {faulted}: {unhealthy}"
+
+    def all_healthy() -> bool:
+        rows = [row for row in launcher.status(stack) if row.managed]
+        unhealthy = [row.name for row in rows if row.name not in faulted and not row.healthy]
+        assert not unhealthy, f"parts unhealthy besides {faulted}: {unhealthy}"
+        return True
+
+    eventually(all_healthy, timeout=HEALTH_SECONDS, interval=0.5)
+    unchanged = {row.name: row.pid for row in launcher.status(stack) if row.name in before}
+    assert all(unchanged[name] == before[name] for name in before if name not in faulted)
 
 
 def restarted(stack: Settings, name: str, before: Processes, timeout: float = 120) -> int:

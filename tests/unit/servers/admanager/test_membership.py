@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from confluent_kafka import KafkaError, KafkaException
 
 from servers.admanager import consumer as consumer_module
 from servers.admanager.consumer import InstructionConsumer
@@ -98,3 +99,46 @@ def test_a_stuck_consumer_is_replaced_by_a_fresh_one_in_the_same_process(
     assert set(stuck.callbacks) == {"on_assign", "on_revoke", "on_lost"}
     assert assigned.is_set()
     assert fresh.closed  # and was closed when the Ad Manager stopped
+
+
+class RefusingCommits(AssignedConsumer):
+    """RefusingCommits hands out one record and refuses its commit, as after a lost session."""
+
+    def __init__(self, stopping: threading.Event, record: object) -> None:
+        super().__init__(stopping)
+        self.record = record
+        self.commits = 0
+
+    def consume(self, count: int, timeout: float) -> list[object]:
+        if self.commits:  # the second poll: the loop lived through the refusal; stop it
+            self.stopping.set()
+            return []
+        self.callbacks["on_assign"](self, [object()])
+        return [self.record]
+
+    def commit(self, **kwargs: Any) -> None:
+        self.commits += 1
+        raise KafkaException(KafkaError(KafkaError.UNKNOWN_MEMBER_ID))
+
+
+def test_a_refused_commit_is_not_fatal_the_records_are_replayed_idempotently(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.unit.servers.admanager.test_instruction_consumer import Applier, Record
+
+    class Consumed(Record):
+        def error(self) -> None:
+            return None
+
+    built = InstructionConsumer.__new__(InstructionConsumer)
+    built.settings = Settings()
+    stopping = threading.Event()
+    refusing = RefusingCommits(stopping, Consumed())
+    built.consumer = refusing  # type: ignore[assignment]
+    applier = Applier()
+    built.applier = applier  # type: ignore[assignment]
+    built.dead_letters = Flushing()  # type: ignore[assignment]
+    built.workers = ThreadPoolExecutor(1)
+    built.run(stopping, threading.Event())  # returns: the refusal did not end the Ad Manager
+    assert refusing.commits == 1
+    assert len(applier.applied) == 1
