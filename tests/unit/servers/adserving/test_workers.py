@@ -81,18 +81,36 @@ class Workers:
 
 
 def _start(tmp_path: Path, budget: int) -> Workers:
+    """_start runs the supervisor; a free port taken by another socket before the workers bind
+    it (the machine is busy) is given up for another, at most three times."""
     pids_dir, metrics_dir = tmp_path / "pids", tmp_path / "metrics"
     pids_dir.mkdir()
     metrics_dir.mkdir()
-    port, metrics_port = free_port(), free_port()
-    parent = subprocess.Popen(
-        [sys.executable, "-c", SUPERVISOR, str(pids_dir), *map(str, (port, metrics_port, budget))],
-        start_new_session=True,
-        env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)},
-    )
-    running = Workers(parent, pids_dir, port, metrics_port)
-    eventually(lambda: len(running.pids()) == 2)
-    return running
+    for attempt in range(3):
+        port, metrics_port = free_port(), free_port()
+        parent = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                SUPERVISOR,
+                str(pids_dir),
+                *map(str, (port, metrics_port, budget)),
+            ],
+            start_new_session=True,
+            env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)},
+        )
+        running = Workers(parent, pids_dir, port, metrics_port)
+        try:
+            eventually(lambda started=running: len(started.pids()) == 2)
+            return running
+        except AssertionError:
+            if attempt == 2:
+                raise
+            os.killpg(parent.pid, signal.SIGKILL)
+            parent.wait(10)
+            for path in pids_dir.iterdir():
+                path.unlink()
+    raise AssertionError("unreachable")
 
 
 @pytest.fixture
