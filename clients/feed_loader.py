@@ -20,7 +20,6 @@ from zoneinfo import ZoneInfo
 from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 
 from servers import identifiers
-from servers.admanager.consumer import GROUP_ID
 from servers.campaigns.feed import first_date, live_shift, shift_message
 from servers.errors import ValidationError
 from servers.messaging.publisher import producer_config
@@ -121,7 +120,9 @@ def publish(
 
 def wait_applied(settings: Settings, end_offsets: dict[int, int], timeout: float) -> float:
     """wait_applied waits until the Ad Manager has committed past end_offsets; returns when."""
-    consumer = Consumer({"bootstrap.servers": settings.bootstrap_servers, "group.id": GROUP_ID})
+    consumer = Consumer(
+        {"bootstrap.servers": settings.bootstrap_servers, "group.id": settings.instructions_group}
+    )
     wanted = [TopicPartition(settings.instructions_topic, p) for p in end_offsets]
     deadline = time.monotonic() + timeout
     try:

@@ -46,6 +46,7 @@ _TEXT_PATTERNS: dict[str, tuple[str, str]] = {
     "mysql_database": (r"[A-Za-z0-9_]{1,64}", "1-64 letters, digits or _"),
     "kpi_table": (r"[A-Za-z0-9_]{1,64}", "1-64 letters, digits or _"),
     "hive_database": (r"[A-Za-z_][A-Za-z0-9_]{0,127}", "a Hive name: letters, digits or _"),
+    "instructions_group": (r"[A-Za-z0-9._-]{1,249}", "1-249 letters, digits, . _ or -"),
     "kafka_heap": (r"[1-9][0-9]*[kKmMgG]", "a JVM size like 512m or 2g"),
     "spark_driver_memory": (r"[1-9][0-9]*[kKmMgG]", "a JVM size like 512m or 2g"),
     "spark_master": (
@@ -132,6 +133,9 @@ class Settings(BaseSettings):
     feedback_topic: str = "user-feedback"
     dead_letter_topic: str = "campaign-instructions-dlq"
     topic_partitions: int = 6
+    instructions_group: str = Field(
+        "ad-manager", description="the Kafka consumer group that applies campaign instructions"
+    )
 
     envoy_port: int = 18080
     envoy_admin_port: int = 19901
@@ -163,6 +167,10 @@ class Settings(BaseSettings):
     hive_metastore_uri: str | None = Field(None, description="thrift:// URI of a Hive metastore")
     spark_master: str = "local[2]"
     spark_driver_memory: str = "1g"
+    spark_classpath: Path = Field(
+        REPO_ROOT / ".tools" / "classpath" / "spark.txt",
+        description="the Spark jobs' jars (Kafka source, JDBC drivers) as a class path listing",
+    )
     hive_database: str = Field("adplatform", description="Hive database of the archive tables")
     spark_trigger_seconds: float = Field(10.0, description="feedback writer micro-batch interval")
     spark_max_offsets_per_trigger: int = Field(200_000, description="Kafka records per batch")

@@ -39,9 +39,9 @@ from adplatform.v1 import events_pb2
 from google.protobuf.message import DecodeError
 
 from servers import identifiers
+from servers.ads.charging import expenditure, user_action
 from servers.campaigns.validation import MAX_AGE
 from servers.errors import ValidationError
-from servers.feedback.charging import expenditure, user_action
 from servers.money import parse_money
 from servers.storage.schema import max_chars, served_ads
 from servers.text import check_storable

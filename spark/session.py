@@ -3,7 +3,8 @@
 The catalog lives in the stack's metastore (a Derby network server under the run directory,
 or the Hive metastore service named by ADPLATFORM_HIVE_METASTORE_URI); tables are stored in
 the warehouse directory under the run directory. The Kafka source, the MariaDB JDBC driver and
-the Derby client come from Maven Central (deploy/spark/pom.xml).
+the Derby client come from Maven Central (deploy/spark/pom.xml); the bootstrap resolves them and
+lists them in the file settings.spark_classpath names.
 """
 
 from __future__ import annotations
@@ -11,27 +12,42 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from deploy.stack.java import classpath
 from servers.settings import Settings
 
 DERBY_CLIENT_DRIVER = "org.apache.derby.jdbc.ClientDriver"
 
 
+def jars(settings: Settings) -> list[str]:
+    """jars are the Spark jobs' jars, as the class path listing at settings.spark_classpath."""
+    listing = settings.spark_classpath
+    try:
+        entries = [entry for entry in listing.read_text().split(os.pathsep) if entry.strip()]
+    except OSError:
+        entries = []
+    entries = [entry.strip() for entry in entries]
+    if not entries or not all(Path(entry).exists() for entry in entries):
+        raise RuntimeError(
+            f"the Spark jars listed in {listing} are missing: run deploy/bootstrap.sh"
+        )
+    return entries
+
+
 def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
     """spark_conf is the configuration of a platform Spark session, before any overrides."""
-    jars = [str(jar) for jar in classpath("spark")]
+    jars_ = jars(settings)
     warehouse = settings.run_dir / "warehouse"
     conf = {
         "spark.app.name": app_name,
         "spark.master": settings.spark_master,
         "spark.driver.memory": settings.spark_driver_memory,
-        "spark.jars": ",".join(jars),
+        "spark.jars": ",".join(jars_),
         # In local mode the driver is the executor; its class path also reaches the metastore
         # client, which loads the Derby driver through the system class loader.
-        "spark.driver.extraClassPath": os.pathsep.join(jars),
+        "spark.driver.extraClassPath": os.pathsep.join(jars_),
         "spark.sql.catalogImplementation": "hive",
         "spark.sql.warehouse.dir": str(warehouse),
         "spark.sql.session.timeZone": "UTC",

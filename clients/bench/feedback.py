@@ -38,7 +38,7 @@ from rich.table import Table
 from clients import channels
 from clients.bench import ghz, loadgen
 from clients.simulator.behaviour import action_probability
-from servers.adserving.served import ServedAd, record
+from servers.ads.served import ServedAd, record
 from servers.settings import Settings
 from servers.storage.db import TOOL_TIMEOUT_SECONDS, engine
 from spark import status

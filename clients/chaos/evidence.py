@@ -23,7 +23,6 @@ from servers.storage.schema import campaigns, feedback, served_ads
 from spark import catchup
 
 CHUNK = 1_000  # ids per IN (...) query
-AD_MANAGER_GROUP = "ad-manager"
 
 
 def database(settings: Settings) -> Engine:
@@ -157,7 +156,7 @@ def wait_applied(settings: Settings, timeout: float) -> bool:
     while True:
         try:
             ends = end_offsets(settings, topic)
-            done = committed(settings, AD_MANAGER_GROUP, topic, ends)
+            done = committed(settings, settings.instructions_group, topic, ends)
             if all(done.get(p, 0) >= end for p, end in ends.items() if end > 0):
                 return True
         except Exception:  # Kafka briefly unreachable: keep polling until the deadline

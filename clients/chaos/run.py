@@ -221,7 +221,7 @@ class Run:
         published = evidence.published(settings, self.starts[topic], set(campaign_ids))
         dead = evidence.dead_letters(settings, self.starts[settings.dead_letter_topic])
         partitions = {record.partition for record in published}
-        committed = evidence.committed(settings, evidence.AD_MANAGER_GROUP, topic, partitions)
+        committed = evidence.committed(settings, settings.instructions_group, topic, partitions)
         stored = evidence.stored(db, campaign_ids)
         checks.append(
             books.instructions_kept(self.api.accepted, published, dead, committed, stored)

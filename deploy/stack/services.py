@@ -60,7 +60,7 @@ class CampaignServer(GrpcService):
     """CampaignServer runs CampaignService for campaign managers."""
 
     name = "campaign-service"
-    module = "servers.campaigns.server"
+    module = "servers.campaign_service.server"
 
     def port(self) -> int:
         """port is ADPLATFORM_CAMPAIGN_PORT."""
@@ -120,7 +120,7 @@ class AdManagerProcess(GrpcService):
     """AdManagerProcess runs the Ad Manager consumer (its port answers health checks only)."""
 
     name = "ad-manager"
-    module = "servers.admanager.main"
+    module = "servers.admanager.server"
 
     def port(self) -> int:
         """port is ADPLATFORM_ADMANAGER_PORT."""

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from deploy.stack.java import classpath
 from deploy.stack.part import Part
 from spark import status
 
@@ -42,6 +43,7 @@ class FeedbackWriter(Part):
 
     def command(self) -> tuple[Sequence[str], Mapping[str, str]]:
         """command runs the writer module with the stack's settings in its environment."""
+        classpath("spark")  # resolved (once) before the job reads the listing
         env = {**os.environ, **self.settings.child_environment(), "PYTHONUNBUFFERED": "1"}
         return [sys.executable, "-m", "spark.feedback_writer"], env
 
@@ -89,6 +91,7 @@ class BiServer(Part):
         from spark.session import spark_conf
 
         submit = Path(pyspark.__file__).parent / "bin" / "spark-submit"
+        classpath("spark")
         confs = spark_conf(self.settings, "bi-server")
         argv = [str(submit), "--class", THRIFT_SERVER]
         for key, value in confs.items():

@@ -38,7 +38,6 @@ from servers.storage.faults import is_transient
 
 log = logging.getLogger(__name__)
 
-GROUP_ID = "ad-manager"
 BATCH = 500
 DEAD_LETTER_TIMEOUT = 10.0  # seconds to wait for Kafka to confirm one dead letter
 REASON_HEADER_BYTES = 1000
@@ -61,7 +60,7 @@ def consumer_config(settings: Settings) -> dict[str, object]:
     """consumer_config is the instruction consumer's librdkafka configuration."""
     return {
         "bootstrap.servers": settings.bootstrap_servers,
-        "group.id": GROUP_ID,
+        "group.id": settings.instructions_group,
         "enable.auto.commit": False,
         "auto.offset.reset": "earliest",
         "isolation.level": "read_committed",

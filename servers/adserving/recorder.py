@@ -27,7 +27,7 @@ import threading
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from servers.adserving import served
+from servers.ads import served
 from servers.adserving.batches import Batcher
 from servers.adserving.refusals import blames_rows
 from servers.errors import UnavailableError

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from servers import metrics
+from servers.ads.served import ServedAd
 from servers.adserving import auction
 from servers.adserving.profiles import Profiles
 from servers.adserving.recorder import Recorder
 from servers.adserving.refresher import IndexRefresher
-from servers.adserving.served import ServedAd
 from servers.adserving.targeting import Request, viewer
 
 MAX_BIDDERS = 32767  # served_ads.bidders is a SMALLINT

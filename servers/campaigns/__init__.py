@@ -1,1 +1,2 @@
-"""Campaigns: the campaign model, its validation, the feed, schedule, pricing and pacing."""
+"""Campaigns: the campaign library every server shares (model, validation, instructions,
+feed, schedule, pricing, pacing, wire format, store and KPIs); no process lives here."""

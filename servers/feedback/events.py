@@ -6,8 +6,8 @@ from datetime import datetime
 
 from adplatform.v1 import campaign_pb2, events_pb2
 
-from servers.adserving.served import ServedAd
-from servers.feedback.charging import UserAction
+from servers.ads.charging import UserAction
+from servers.ads.served import ServedAd
 from servers.money import format_money
 
 

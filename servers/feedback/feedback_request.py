@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from servers import identifiers
-from servers.feedback.charging import UserAction, user_action
+from servers.ads.charging import UserAction, user_action
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,12 +16,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from servers.adserving import served
-from servers.adserving.served import ServedAd
+from servers.ads import served
+from servers.ads.charging import UserAction
+from servers.ads.served import ServedAd
 from servers.campaigns import store
 from servers.errors import NotFoundError
 from servers.feedback import outbox
-from servers.feedback.charging import UserAction
 from servers.feedback.events import feedback_event
 from servers.feedback.feedback_request import FeedbackRequest
 from servers.feedback.settlement import settle

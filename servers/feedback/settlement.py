@@ -13,10 +13,10 @@ from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from servers.ads.charging import UserAction, charge, expenditure
 from servers.campaigns.instructions import CampaignState
 from servers.campaigns.model import Status, StatusReason
 from servers.campaigns.pacing import SlotBudget, roll_over
-from servers.feedback.charging import UserAction, charge, expenditure
 
 
 @dataclass(frozen=True, slots=True)

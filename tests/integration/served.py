@@ -1,4 +1,4 @@
-"""Served ads for feedback tests, written as the AdServer writes them (servers.adserving.served)."""
+"""Served ads for feedback tests, written as the AdServer writes them (servers.ads.served)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 from adplatform.v1 import campaign_pb2
 from sqlalchemy import create_engine
 
-from servers.adserving.served import ServedAd, record
+from servers.ads.served import ServedAd, record
 from servers.settings import Settings
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import Engine, create_engine, delete, select, text
 from sqlalchemy.dialects.mysql import insert
 
 from clients import channels
-from servers.adserving import served
+from servers.ads import served
 from servers.adserving.targeting import PRIVACY_USER_ID
 from servers.settings import Settings
 from servers.storage.schema import served_ads, users

@@ -19,9 +19,9 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
-from servers.adserving import served
+from servers.ads import served
+from servers.ads.served import ServedAd
 from servers.adserving.recorder import Recorder, ServedAdRefusedError
-from servers.adserving.served import ServedAd
 from servers.errors import UnavailableError
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)

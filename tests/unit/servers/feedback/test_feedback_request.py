@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from servers.ads.charging import UserAction
 from servers.errors import ValidationError
-from servers.feedback.charging import UserAction
 from servers.feedback.feedback_request import FeedbackRequest, parse
 
 REQUEST_ID = "4f1c7d2e-0b7a-4c39-9a52-6f0e1d2c3b4a"

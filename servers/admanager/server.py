@@ -1,4 +1,4 @@
-"""Ad Manager process: `python -m servers.admanager.main`; its port answers health checks."""
+"""Ad Manager process: `python -m servers.admanager.server`; its port answers health checks."""
 
 from __future__ import annotations
 

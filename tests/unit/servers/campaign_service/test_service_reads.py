@@ -1,4 +1,4 @@
-"""Tests for servers.campaigns.service's reads: a MySQL that hangs is refused, not waited on."""
+"""Tests for the CampaignService reads: a MySQL that hangs is refused, not waited on."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from servers.campaigns import service
+from servers.campaign_service import service
 from servers.errors import UnavailableError
 
 

@@ -1,4 +1,4 @@
-"""CampaignService server process: `python -m servers.campaigns.server`."""
+"""CampaignService server process: `python -m servers.campaign_service.server`."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 from adplatform.v1 import campaign_service_pb2_grpc
 
 from servers import runtime, settings
+from servers.campaign_service.service import CampaignService
 from servers.campaigns.pricing import Weights
-from servers.campaigns.service import CampaignService
 from servers.messaging.publisher import Publisher
 from servers.storage.db import engine
 

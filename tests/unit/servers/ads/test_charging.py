@@ -1,4 +1,4 @@
-"""Tests for servers.feedback.charging: action, expenditure and capped charges (rules 6 and 7)."""
+"""Tests for servers.ads.charging: action, expenditure and capped charges (rules 6 and 7)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from servers.errors import ValidationError
-from servers.feedback.charging import (
+from servers.ads.charging import (
     Charge,
     UserAction,
     charge,
@@ -17,6 +16,7 @@ from servers.feedback.charging import (
     expenditure,
     user_action,
 )
+from servers.errors import ValidationError
 from servers.money import MONEY_PLACES
 
 CPC = Decimal("0.001125")

@@ -1,0 +1,1 @@
+"""CampaignService: the campaign managers API process (server, service, management)."""
