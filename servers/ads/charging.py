@@ -4,7 +4,8 @@ Action = acquisition if acquisition, else click if click, else view. Expenditure
 → auction_cpa, click → auction_cpc, view → 0. The charge is capped so a campaign never spends
 past its budget, and the capped amount is the expenditure acknowledged to the device, which
 keeps Σ acknowledged = Σ spent. Charges also draw down the slot budget (rule 7), never below
-0. The FeedbackService applies the result atomically with the feedback record.
+0. servers.feedback.settlement applies a charge to a campaign; the FeedbackService writes
+the result atomically with the feedback record.
 """
 
 from __future__ import annotations
@@ -33,16 +34,6 @@ class Charge:
     new_remaining: Decimal
     new_slot_budget: Decimal
     exhausted: bool  # the budget is used up: the campaign goes INACTIVE
-    capped: bool  # the amount owed was more than the budget left
-
-
-@dataclass(frozen=True, slots=True)
-class FeedbackCharge:
-    """FeedbackCharge is a feedback's action, the expenditure acknowledged, and the charge."""
-
-    user_action: UserAction
-    expenditure: Decimal
-    charge: Charge
 
 
 def _flag(value: object, field: str) -> bool:
@@ -84,21 +75,4 @@ def charge(remaining_budget: Decimal, slot_budget: Decimal, amount: Decimal) -> 
         new_remaining=new_remaining,
         new_slot_budget=max(slot_budget - charged, ZERO),
         exhausted=new_remaining == 0,
-        capped=charged < amount,
     )
-
-
-def charge_feedback(
-    view: object,
-    click: object,
-    acquisition: object,
-    *,
-    auction_cpc: Decimal,
-    auction_cpa: Decimal,
-    remaining_budget: Decimal,
-    slot_budget: Decimal,
-) -> FeedbackCharge:
-    """charge_feedback is rule 6 in one call: the action, the capped expenditure, the charge."""
-    action = user_action(view, click, acquisition)
-    result = charge(remaining_budget, slot_budget, expenditure(action, auction_cpc, auction_cpa))
-    return FeedbackCharge(user_action=action, expenditure=result.amount_charged, charge=result)

@@ -1,4 +1,8 @@
-"""Tests for servers.ads.charging: action, expenditure and capped charges (rules 6 and 7)."""
+"""Tests for servers.ads.charging: action, expenditure and capped charges (rules 6 and 7).
+
+A charge applied to a campaign (what the FeedbackService runs) is tested in
+tests/unit/servers/feedback/test_settlement.py.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,6 @@ from servers.ads.charging import (
     Charge,
     UserAction,
     charge,
-    charge_feedback,
     expenditure,
     user_action,
 )
@@ -79,21 +82,19 @@ def test_a_charge_draws_down_budget_and_slot_budget() -> None:
         new_remaining=Decimal("9.75"),
         new_slot_budget=Decimal("0.75"),
         exhausted=False,
-        capped=False,
     )
 
 
 def test_a_charge_is_capped_at_the_remaining_budget() -> None:
     result = charge(Decimal("0.01"), Decimal("0.5"), Decimal("0.028125"))
-    assert result.amount_charged == Decimal("0.01")
+    assert result.amount_charged == Decimal("0.01") < Decimal("0.028125")
     assert result.new_remaining == 0
-    assert result.capped
     assert result.exhausted
 
 
 def test_spending_exactly_the_remaining_budget_exhausts_it() -> None:
     result = charge(CPA, Decimal(1), CPA)
-    assert not result.capped
+    assert result.amount_charged == CPA  # not capped
     assert result.exhausted
     assert result.new_remaining == 0
 
@@ -107,9 +108,8 @@ def test_the_slot_budget_never_goes_below_zero() -> None:
 
 def test_an_exhausted_budget_charges_nothing() -> None:
     result = charge(Decimal(0), Decimal(0), CPA)
-    assert result.amount_charged == 0
+    assert result.amount_charged == 0 < CPA
     assert result.exhausted
-    assert result.capped
 
 
 def test_a_view_charges_nothing() -> None:
@@ -126,35 +126,6 @@ def test_a_negative_amount_is_refused() -> None:
         charge(Decimal(5), Decimal(1), Decimal("-0.1"))
 
 
-def test_charge_feedback_acknowledges_what_was_charged() -> None:
-    result = charge_feedback(
-        1,
-        1,
-        1,
-        auction_cpc=CPC,
-        auction_cpa=CPA,
-        remaining_budget=Decimal("0.02"),
-        slot_budget=Decimal(1),
-    )
-    assert result.user_action is UserAction.ACQUISITION
-    assert result.expenditure == Decimal("0.02") == result.charge.amount_charged
-    assert result.charge.exhausted
-
-
-def test_charge_feedback_validates_before_charging() -> None:
-    with pytest.raises(ValidationError) as caught:
-        charge_feedback(
-            1,
-            2,
-            0,
-            auction_cpc=CPC,
-            auction_cpa=CPA,
-            remaining_budget=Decimal(1),
-            slot_budget=Decimal(1),
-        )
-    assert caught.value.field == "click"
-
-
 money = st.decimals(min_value=Decimal(0), max_value=Decimal(50), places=MONEY_PLACES)
 flags = st.tuples(st.integers(0, 1), st.integers(0, 1), st.integers(0, 1))
 
@@ -169,24 +140,16 @@ flags = st.tuples(st.integers(0, 1), st.integers(0, 1), st.integers(0, 1))
 def test_charges_never_pass_the_budget_and_add_up_to_spent(
     budget: Decimal, slot: Decimal, prices: list[tuple[tuple[int, int, int], Decimal, Decimal]]
 ) -> None:
-    remaining, spent, acknowledged = budget, Decimal(0), Decimal(0)
+    remaining, spent = budget, Decimal(0)
     for (view, click, acquisition), cpc, cpa in prices:
-        result = charge_feedback(
-            view,
-            click,
-            acquisition,
-            auction_cpc=cpc,
-            auction_cpa=cpa,
-            remaining_budget=remaining,
-            slot_budget=slot,
-        )
-        assert Decimal(0) <= result.expenditure <= expenditure(result.user_action, cpc, cpa)
-        assert result.charge.new_slot_budget >= 0
-        assert result.charge.new_slot_budget <= slot
-        assert result.charge.exhausted == (result.charge.new_remaining == 0)
-        remaining, slot = result.charge.new_remaining, result.charge.new_slot_budget
-        spent += result.charge.amount_charged
-        acknowledged += result.expenditure
+        owed = expenditure(user_action(view, click, acquisition), cpc, cpa)
+        result = charge(remaining, slot, owed)
+        assert Decimal(0) <= result.amount_charged <= owed
+        assert result.new_slot_budget >= 0
+        assert result.new_slot_budget <= slot
+        assert result.exhausted == (result.new_remaining == 0)
+        remaining, slot = result.new_remaining, result.new_slot_budget
+        spent += result.amount_charged
         assert Decimal(0) <= remaining <= budget
         assert spent <= budget
-    assert acknowledged == spent == budget - remaining
+    assert spent == budget - remaining  # Σ acknowledged = Σ spent: test_settlement

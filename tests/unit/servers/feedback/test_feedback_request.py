@@ -36,7 +36,9 @@ def test_anything_but_a_uuid_is_refused(bad: str) -> None:
         parse(bad, 1, 0, 0)
 
 
-@pytest.mark.parametrize(("flags", "field"), [((2, 0, 0), "view"), ((1, -1, 0), "click")])
+@pytest.mark.parametrize(
+    ("flags", "field"), [((2, 0, 0), "view"), ((1, -1, 0), "click"), ((1, 2, 0), "click")]
+)
 def test_flags_must_be_0_or_1(flags: tuple[int, int, int], field: str) -> None:
     with pytest.raises(ValidationError, match=field):
         parse(REQUEST_ID, *flags)
