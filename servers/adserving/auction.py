@@ -46,8 +46,6 @@ class AuctionResult:
     auction_cpm: Decimal
     auction_cpc: Decimal
     auction_cpa: Decimal
-    runner_up: str | None  # campaign id of the best losing bid; None with a single bidder
-    bidders: int
 
 
 def run(
@@ -63,9 +61,7 @@ def run(
     second_top: Bid | None = None  # the second bid seen at the top CPM
     best_below: Bid | None = None  # the first bid at the highest CPM below the top
     ties = 0
-    bidders = 0
     for bid in bids:
-        bidders += 1
         if winner is None or bid.cpm > winner.cpm:
             if first_top is not None:
                 best_below = first_top
@@ -87,11 +83,11 @@ def run(
     runner_up = best_below
     if ties > 1:  # a tie: the runner-up is another top bidder
         runner_up = second_top if winner is first_top else first_top
-    return _price(winner, runner_up, bidders, mode)
+    return _price(winner, runner_up, mode)
 
 
-def _price(winner: Bid, runner_up: Bid | None, bidders: int, mode: PricingMode) -> AuctionResult:
-    runner_up_id = None if runner_up is None else runner_up.campaign_id
+def _price(winner: Bid, runner_up: Bid | None, mode: PricingMode) -> AuctionResult:
+    """_price is what winner pays given the best losing bid (None with a single bidder)."""
     if runner_up is None:
         cpm, cpc, cpa = winner.cpm, winner.cpc, winner.cpa
     elif mode is PricingMode.LITERAL:
@@ -103,8 +99,6 @@ def _price(winner: Bid, runner_up: Bid | None, bidders: int, mode: PricingMode) 
         auction_cpm=cpm,
         auction_cpc=cpc,
         auction_cpa=cpa,
-        runner_up=runner_up_id,
-        bidders=bidders,
     )
 
 
