@@ -12,6 +12,8 @@ row, the Hive rows. The rules:
   ids use a binary collation so MySQL agrees with Kafka and Hive).
 - A request id is a UUID, written canonically (lowercase, hyphenated, 36 characters).
 - A user id is 1-64 printable characters with no control characters.
+- The privacy id is one user id, compared in its canonical form: its user is never profiled
+  (no profile is looked up, and none is used should the users table hold one).
 
 Pure: no I/O.
 """
@@ -26,6 +28,7 @@ from servers.errors import ValidationError
 CAMPAIGN_ID_MAX_CHARS = 64
 USER_ID_MAX_CHARS = 64
 REQUEST_ID_CHARS = 36
+PRIVACY_USER_ID = "1111-1111-1111-1111"  # a user who must not be profiled
 
 _CAMPAIGN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*", re.ASCII)
 _REQUEST_ID = re.compile(
@@ -59,6 +62,11 @@ def user_id(value: object, field: str = "user_id") -> str:
     if not text.isprintable():  # no control, format or separator characters but " "
         raise ValidationError(field, "must not contain control or separator characters")
     return text
+
+
+def is_privacy_id(user_id: str) -> bool:
+    """is_privacy_id is true for the privacy id; user_id is canonical (read by user_id)."""
+    return user_id == PRIVACY_USER_ID
 
 
 def _stripped(value: object, field: str) -> str:

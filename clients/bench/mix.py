@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from itertools import accumulate
 
 from clients.population import CITY_STATES, CITY_WEIGHTS, DEVICE_WEIGHTS
-from servers.adserving.targeting import PRIVACY_USER_ID
+from servers.identifiers import PRIVACY_USER_ID
 
 PRIVACY_SHARE = 0.05
 

@@ -35,7 +35,7 @@ from sqlalchemy import Engine, delete, func, select
 from clients.bench import loadgen
 from clients.bench.mix import AdAsk, Resident, request_mix, shares
 from deploy.paths import FEED_CSV
-from servers.adserving.targeting import PRIVACY_USER_ID
+from servers.identifiers import PRIVACY_USER_ID
 from servers.settings import Settings
 from servers.storage.db import TOOL_TIMEOUT_SECONDS, engine
 from servers.storage.schema import campaigns, served_ads, users

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from itertools import accumulate
 
 from clients.population import CITY_STATES, CITY_WEIGHTS
-from servers.adserving.targeting import PRIVACY_USER_ID
+from servers.identifiers import PRIVACY_USER_ID
 
 AGE_WEIGHTS = (4, 48, 36, 28, 24, 20, 8, 16, 4, 4, 4, 4)
 FIRST_BUCKET_AGE = 15

@@ -19,9 +19,10 @@ from collections import OrderedDict
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from servers import identifiers
 from servers.adserving.batches import Batcher
 from servers.adserving.refusals import blames_rows
-from servers.adserving.targeting import PRIVACY_USER_ID, UserProfile
+from servers.adserving.targeting import UserProfile
 from servers.errors import UnavailableError
 from servers.storage.schema import users
 
@@ -48,7 +49,7 @@ class Profiles:
 
     async def find(self, user_id: str) -> UserProfile | None:
         """find is the user's profile; None for the privacy id and for unknown users."""
-        if user_id == PRIVACY_USER_ID:
+        if identifiers.is_privacy_id(user_id):
             return None
         cached = self._cache.get(user_id)
         now = time.monotonic()

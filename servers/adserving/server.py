@@ -43,7 +43,7 @@ def build(config: settings.Settings) -> runtime.ServerSpec:
     campaigns = IndexRefresher(database, weights, tz)
     profiles = Profiles(database)
     recorder = Recorder(database)
-    serving = AdServing(campaigns, profiles, recorder, pricing_mode(config), config.home_country)
+    serving = AdServing(campaigns, profiles, recorder, pricing_mode(config))
     servicer = AdServerService(serving, config.home_country)
 
     async def close() -> None:

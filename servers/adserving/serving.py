@@ -42,7 +42,6 @@ class AdServing:
         profiles: Profiles,
         recorder: Recorder,
         mode: auction.PricingMode,
-        home_country: str,
         *,
         rng: random.Random | None = None,
     ) -> None:
@@ -50,7 +49,6 @@ class AdServing:
         self.profiles = profiles
         self.recorder = recorder
         self.mode = mode
-        self.home_country = home_country
         self.rng = rng or random.Random()
 
     async def serve(self, request: Request) -> Placement | None:
@@ -58,7 +56,7 @@ class AdServing:
         profile = await self.profiles.find(request.user_id)
         index = await self.campaigns.index()
         now = datetime.now(UTC)
-        contest = index.contest(viewer(request, profile, self.home_country), now)
+        contest = index.contest(viewer(request, profile), now)
         result = None if contest is None else auction.run(contest.bids, self.rng, self.mode)
         if contest is None or result is None:
             NO_FILL.inc()

@@ -14,11 +14,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from servers import identifiers
 from servers.campaigns.model import ANY, CampaignSpec, Status, Targeting, device_key
 from servers.campaigns.schedule import utc_window
-
-HOME_COUNTRY = "India"  # the default of settings.home_country
-PRIVACY_USER_ID = "1111-1111-1111-1111"  # a user who must not be profiled
 
 _ANY_KEY = ANY.lower()
 _NOTHING = Decimal(0)
@@ -26,13 +24,13 @@ _NOTHING = Decimal(0)
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """Request is an ad request as the device sends it; country defaults to the home country."""
+    """Request is an ad request as checked at the door (ad_request.parse)."""
 
     user_id: str  # canonical (servers.identifiers.user_id)
     device_type: str
     city: str
     state: str
-    country: str = HOME_COUNTRY
+    country: str  # the home country when the device sent none (ad_request.parse)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,10 +105,9 @@ class LiveCampaign:
 def effective_profile(user_id: str, profile: UserProfile | None) -> UserProfile | None:
     """effective_profile drops the profile of the privacy user, whatever the users table says.
 
-    user_id is canonical (servers.identifiers.user_id, as ad_request.parse reads it), so the
-    comparison is exact here as in profiles.Profiles.find.
+    user_id is canonical (servers.identifiers.user_id, as ad_request.parse reads it).
     """
-    return None if user_id == PRIVACY_USER_ID else profile
+    return None if identifiers.is_privacy_id(user_id) else profile
 
 
 def _key(value: str) -> str:
@@ -136,16 +133,14 @@ def compile_targeting(targeting: Targeting) -> CompiledTargeting:
     )
 
 
-def viewer(
-    request: Request, profile: UserProfile | None, home_country: str = HOME_COUNTRY
-) -> Viewer:
+def viewer(request: Request, profile: UserProfile | None) -> Viewer:
     """viewer normalises a request and the user's profile once; no profile matches only All."""
     profile = effective_profile(request.user_id, profile)
     return Viewer(
         device=device_key(request.device_type),
         city=_key(request.city),
         state=_key(request.state),
-        country=_key(request.country) or _key(home_country),
+        country=_key(request.country),
         age=None if profile is None else profile.age,
         gender=None if profile is None or profile.gender is None else _key(profile.gender),
         income_bucket=(
@@ -172,14 +167,9 @@ def matches_viewer(targeting: CompiledTargeting, who: Viewer) -> bool:
     )
 
 
-def matches(
-    targeting: Targeting,
-    request: Request,
-    profile: UserProfile | None,
-    home_country: str = HOME_COUNTRY,
-) -> bool:
+def matches(targeting: Targeting, request: Request, profile: UserProfile | None) -> bool:
     """matches answers rule 3's targeting test for one campaign (convenience, not hot path)."""
-    return matches_viewer(compile_targeting(targeting), viewer(request, profile, home_country))
+    return matches_viewer(compile_targeting(targeting), viewer(request, profile))
 
 
 def is_servable(campaign: LiveCampaign, now: datetime) -> bool:

@@ -106,3 +106,13 @@ def test_a_user_id_with_invisible_or_control_characters_is_refused(value: str) -
     # MySQL's collation ignores such characters when comparing: "u\x001" would find "u1".
     with pytest.raises(ValidationError, match="user_id"):
         identifiers.user_id(value)
+
+
+@given(padding=_PADDING, other=_ANY)
+def test_the_privacy_id_is_its_canonical_spelling_only(padding: str, other: str) -> None:
+    padded = f"{padding}{identifiers.PRIVACY_USER_ID}{padding}"
+    assert identifiers.is_privacy_id(identifiers.user_id(padded))
+    assert identifiers.is_privacy_id(identifiers.PRIVACY_USER_ID)
+    assert not identifiers.is_privacy_id(identifiers.PRIVACY_USER_ID.replace("1", "\u0661"))
+    assert not identifiers.is_privacy_id(f"{identifiers.PRIVACY_USER_ID}0")
+    assert identifiers.is_privacy_id(other) == (other == identifiers.PRIVACY_USER_ID)

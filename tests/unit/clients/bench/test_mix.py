@@ -6,7 +6,7 @@ import random
 
 from clients.bench.mix import PRIVACY_SHARE, AdAsk, Resident, request_mix, shares
 from clients.population import CITY_WEIGHTS, generate
-from servers.adserving.targeting import PRIVACY_USER_ID
+from servers.identifiers import PRIVACY_USER_ID
 
 RESIDENTS = [
     Resident(user.id, user.device_type, user.city, user.state) for user in generate(5000, seed=3)
