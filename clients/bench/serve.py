@@ -38,7 +38,7 @@ from deploy.paths import FEED_CSV
 from servers.identifiers import PRIVACY_USER_ID
 from servers.settings import Settings
 from servers.storage.db import TOOL_TIMEOUT_SECONDS, engine
-from servers.storage.schema import campaigns, served_ads, users
+from servers.storage.schema import campaigns, naive_utc, served_ads, users
 
 FEED_CAMPAIGNS = 4242
 TARGETS = {"serve_vs_noop": 0.5, "envoy_vs_grpc": 0.6, "serve_p99_ms": 50.0}
@@ -76,7 +76,7 @@ def ensure_feed(settings: Settings, database: Engine, today: date, say: Say) -> 
         say(f"loading the campaign feed ({len(messages):,} messages) shifted to {today} …")
         result = feed_loader.publish(settings, messages)
         feed_loader.wait_applied(settings, result.end_offsets, timeout=300)
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = naive_utc(datetime.now(UTC))
     live = select(func.count()).where(
         feed,
         campaigns.c.status == "ACTIVE",
@@ -108,7 +108,7 @@ def remove_served(database: Engine, asks: list[AdAsk], since: datetime) -> int:
     """
     users_in_mix = sorted({ask.user_id for ask in asks})
     mine = delete(served_ads).where(
-        served_ads.c.served_at >= since.astimezone(UTC).replace(tzinfo=None),
+        served_ads.c.served_at >= naive_utc(since),
         served_ads.c.user_id.in_(users_in_mix),
     )
     removed = 0

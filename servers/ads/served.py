@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, Select, select
 
-from servers.storage.schema import served_ads
+from servers.storage.schema import aware_utc, naive_utc, served_ads
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +53,7 @@ def to_row(ad: ServedAd) -> dict[str, Any]:
     """to_row is the table row of a served ad (times as naive UTC)."""
     row = {name: getattr(ad, name) for name in _VALUES}
     for name in _TIMES:
-        row[name] = getattr(ad, name).astimezone(UTC).replace(tzinfo=None)
+        row[name] = naive_utc(getattr(ad, name))
     return row
 
 
@@ -61,7 +61,7 @@ def from_row(row: Mapping[str, Any] | RowMapping) -> ServedAd:
     """from_row reads a served ad back (times as aware UTC)."""
     values = dict(row)
     for name in _TIMES:
-        values[name] = values[name].replace(tzinfo=UTC)
+        values[name] = aware_utc(values[name])
     return ServedAd(**values)
 
 
@@ -88,8 +88,7 @@ def _values(ad: ServedAd, quote: Callable[[str], str]) -> str:
         elif kind == "int":
             literals.append(str(int(value)))
         else:  # an aware instant, stored as naive UTC with microseconds
-            moment = value.astimezone(UTC).replace(tzinfo=None)
-            literals.append(f"'{moment.isoformat(' ', 'microseconds')}'")
+            literals.append(f"'{naive_utc(value).isoformat(' ', 'microseconds')}'")
     return f"({','.join(literals)})"
 
 

@@ -29,7 +29,7 @@ from servers.adserving.index import AdIndex, IndexedAd
 from servers.campaigns import store
 from servers.campaigns.pricing import Weights
 from servers.errors import DomainError
-from servers.storage.schema import campaigns
+from servers.storage.schema import campaigns, naive_utc
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ class IndexRefresher:
         started = datetime.now(UTC)
         query = select(campaigns)
         if self._since is not None:
-            query = query.where(campaigns.c.updated_at >= self._since.replace(tzinfo=None))
+            query = query.where(campaigns.c.updated_at >= naive_utc(self._since))
         with self.engine.connect() as connection:
             rows = connection.execute(query).mappings().all()
         changed = []

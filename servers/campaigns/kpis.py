@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import Connection, func, select
 
-from servers.storage.schema import campaign_kpis, feedback
+from servers.storage.schema import aware_utc, campaign_kpis, feedback, naive_utc
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +70,7 @@ def totals(connection: Connection, campaign_ids: Sequence[str]) -> dict[str, Tot
 def series(connection: Connection, campaign_id: str, since: datetime) -> list[KpiPoint]:
     """series reads a campaign's KPI minutes from the one holding since (aware), oldest first."""
     # The table holds naive UTC minute starts.
-    naive_since = since.astimezone(UTC).replace(tzinfo=None, second=0, microsecond=0)
+    naive_since = naive_utc(since).replace(second=0, microsecond=0)
     rows = (
         connection.execute(
             select(campaign_kpis)
@@ -83,7 +83,7 @@ def series(connection: Connection, campaign_id: str, since: datetime) -> list[Kp
     )
     return [
         KpiPoint(
-            minute=row["minute"].replace(tzinfo=UTC),
+            minute=aware_utc(row["minute"]),
             impressions=int(row["impressions"]),
             clicks=int(row["clicks"]),
             acquisitions=int(row["acquisitions"]),

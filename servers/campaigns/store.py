@@ -8,7 +8,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,7 +22,7 @@ from servers.campaigns.pacing import SlotBudget
 from servers.campaigns.pricing import Weights, cpm
 from servers.campaigns.schedule import utc_window
 from servers.errors import ValidationError
-from servers.storage.schema import campaigns, naive_utc
+from servers.storage.schema import aware_utc, campaigns, naive_utc
 
 BY_ID = Order()  # ListCampaigns' default order
 
@@ -38,11 +38,6 @@ class CampaignRecord:
     cpm: Any
     created_at: datetime
     updated_at: datetime
-
-
-def _aware(moment: datetime) -> datetime:
-    """_aware reads the table's naive UTC as an aware instant."""
-    return moment.replace(tzinfo=UTC)
 
 
 def to_row(state: CampaignState, weights: Weights, tz: ZoneInfo, now: datetime) -> dict[str, Any]:
@@ -124,7 +119,7 @@ def from_row(row: Mapping[str, Any] | RowMapping) -> CampaignRecord:
         status=Status(row["status"]),
         status_reason=row["status_reason"],
         spent=row["spent"],
-        slot=SlotBudget(_aware(row["slot_start"]), row["slot_budget"]),
+        slot=SlotBudget(aware_utc(row["slot_start"]), row["slot_budget"]),
         last_sequence=row["last_sequence"],
         last_partition=row["last_partition"],
         last_record_ms=row["last_record_ms"],
@@ -132,8 +127,8 @@ def from_row(row: Mapping[str, Any] | RowMapping) -> CampaignRecord:
     return CampaignRecord(
         state=state,
         cpm=row["cpm"],
-        created_at=_aware(row["created_at"]),
-        updated_at=_aware(row["updated_at"]),
+        created_at=aware_utc(row["created_at"]),
+        updated_at=aware_utc(row["updated_at"]),
     )
 
 

@@ -36,6 +36,11 @@ def naive_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None)
 
 
+def aware_utc(stored: datetime) -> datetime:
+    """aware_utc reads a DateTime column's naive UTC back as an aware instant."""
+    return stored.replace(tzinfo=UTC)
+
+
 def max_chars(table: Table, column: str) -> int:
     """max_chars is how many characters a VARCHAR column holds (utf8mb4 counts code points)."""
     length = getattr(table.c[column].type, "length", None)
