@@ -14,10 +14,11 @@ from servers.errors import ValidationError
 
 MONEY_PLACES = 10
 MAX_INTEGER_DIGITS = 14  # DECIMAL(24, 10): 24 digits of which 10 are decimals
+MONEY_PRECISION = MAX_INTEGER_DIGITS + MONEY_PLACES  # the 24 of DECIMAL(24, 10)
+MONEY_LIMIT = Decimal(10) ** MAX_INTEGER_DIGITS  # every amount is below it
 ZERO = Decimal(0).quantize(Decimal(1).scaleb(-MONEY_PLACES))
 
 _QUANTUM = Decimal(1).scaleb(-MONEY_PLACES)
-_LIMIT = Decimal(10) ** MAX_INTEGER_DIGITS
 # Plain notation only: the wire format is "0.00073", not "7.3E-4".
 _PLAIN_DECIMAL = re.compile(r"\d+(\.\d+)?", re.ASCII)  # ASCII digits only, not Arabic-Indic ones
 # Wide enough that products of two amounts are exact before rounding; rounding down
@@ -46,7 +47,7 @@ def parse_money(value: str | Decimal | int, field: str) -> Decimal:
     exponent = amount.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -MONEY_PLACES:
         raise ValidationError(field, f"must have at most {MONEY_PLACES} decimal places")
-    if amount >= _LIMIT:
+    if amount >= MONEY_LIMIT:
         raise ValidationError(field, f"must be below 10^{MAX_INTEGER_DIGITS}")
     # abs() turns -0 into 0; quantize is exact here, the places were checked above.
     return abs(amount).quantize(_QUANTUM, context=MONEY_CONTEXT)

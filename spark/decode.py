@@ -42,11 +42,11 @@ from servers import identifiers
 from servers.ads.charging import expenditure, user_action
 from servers.campaigns.validation import MAX_AGE
 from servers.errors import ValidationError
-from servers.money import parse_money
+from servers.money import MONEY_PLACES, MONEY_PRECISION, parse_money
 from servers.storage.schema import max_chars, served_ads
 from servers.text import check_storable
 
-MONEY = pa.decimal128(24, 10)
+MONEY = pa.decimal128(MONEY_PRECISION, MONEY_PLACES)
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 MONEY_FIELDS = ("auction_cpm", "auction_cpc", "auction_cpa", "expenditure")
 TimeField = Literal["timestamp", "campaign_start_time", "campaign_end_time"]
@@ -106,7 +106,7 @@ _SPARK_TYPES = {
     pa.string(): "STRING",
     pa.int32(): "INT",
     pa.int64(): "BIGINT",
-    MONEY: "DECIMAL(24,10)",
+    MONEY: f"DECIMAL({MONEY_PRECISION},{MONEY_PLACES})",
     TIMESTAMP: "TIMESTAMP",
     pa.binary(): "BINARY",
 }

@@ -22,7 +22,9 @@ from typing import TypeAlias
 
 from servers import identifiers
 from servers.campaigns.model import Status
+from servers.campaigns.validation import NAME_MAX_CHARS
 from servers.errors import ValidationError
+from servers.money import MONEY_LIMIT, MONEY_PLACES
 
 
 class Kind(StrEnum):
@@ -53,10 +55,9 @@ SORTABLE: dict[str, Kind] = {
 DEFAULT_FIELD = "campaign_id"
 
 # TEXT_MAX_CHARS is the longest value each text column holds (servers/storage/schema.py;
-# `text` is a TEXT column of 65,535 bytes, checked as UTF-8 bytes).
-TEXT_MAX_CHARS = {"text": 65_535, "category": 100, "target_city": 100}
-MONEY_PLACES = 10  # money columns are DECIMAL(24,10): 10 places ...
-MONEY_LIMIT = Decimal(10) ** 14  # ... and 14 digits before the point
+# `text` is a TEXT column of 65,535 bytes, checked as UTF-8 bytes). Money keys fit the money
+# columns: MONEY_PLACES places and below MONEY_LIMIT (servers/money.py).
+TEXT_MAX_CHARS = {"text": 65_535, "category": NAME_MAX_CHARS, "target_city": NAME_MAX_CHARS}
 TIME_MIN = datetime(1000, 1, 1)  # the DATETIME column's range starts here; datetime.max ends it
 ECHO_CHARS = 40  # how much of a refused order_by an error message repeats
 

@@ -27,7 +27,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.mysql import DATETIME
 
-MONEY: DECIMAL[Decimal] = DECIMAL(24, 10)
+from servers.identifiers import CAMPAIGN_ID_MAX_CHARS, REQUEST_ID_CHARS, USER_ID_MAX_CHARS
+from servers.money import MONEY_PLACES, MONEY_PRECISION
+
+MONEY: DECIMAL[Decimal] = DECIMAL(MONEY_PRECISION, MONEY_PLACES)
 DateTime = DATETIME(fsp=6)  # microseconds, UTC
 
 
@@ -54,7 +57,7 @@ metadata = MetaData()
 campaigns = Table(
     "campaigns",
     metadata,
-    Column("campaign_id", String(64), primary_key=True),
+    Column("campaign_id", String(CAMPAIGN_ID_MAX_CHARS), primary_key=True),
     Column("text", Text, nullable=False),
     Column("category", String(100), nullable=False),
     Column("keywords", JSON, nullable=False),
@@ -93,7 +96,7 @@ campaigns = Table(
 users = Table(
     "users",
     metadata,
-    Column("id", String(64), primary_key=True),
+    Column("id", String(USER_ID_MAX_CHARS), primary_key=True),
     Column("age", SmallInteger, nullable=False),
     Column("gender", String(1), nullable=False),
     Column("income_bucket", String(1), nullable=False),
@@ -106,9 +109,9 @@ served_ads = Table(
     "served_ads",
     metadata,
     Column("id", BigInteger, primary_key=True, autoincrement=True),  # insertion order
-    Column("request_id", String(36), nullable=False, unique=True),
-    Column("campaign_id", String(64), nullable=False),
-    Column("user_id", String(64), nullable=False),
+    Column("request_id", String(REQUEST_ID_CHARS), nullable=False, unique=True),
+    Column("campaign_id", String(CAMPAIGN_ID_MAX_CHARS), nullable=False),
+    Column("user_id", String(USER_ID_MAX_CHARS), nullable=False),
     Column("device_type", String(32), nullable=False),
     Column("city", String(100), nullable=False),
     Column("state", String(100), nullable=False),
@@ -135,9 +138,9 @@ feedback = Table(
     "feedback",
     metadata,
     Column("id", BigInteger, primary_key=True, autoincrement=True),  # insertion order
-    Column("request_id", String(36), nullable=False, unique=True),  # at most once
-    Column("campaign_id", String(64), nullable=False),
-    Column("user_id", String(64), nullable=False),
+    Column("request_id", String(REQUEST_ID_CHARS), nullable=False, unique=True),  # at most once
+    Column("campaign_id", String(CAMPAIGN_ID_MAX_CHARS), nullable=False),
+    Column("user_id", String(USER_ID_MAX_CHARS), nullable=False),
     Column("view", SmallInteger, nullable=False),
     Column("click", SmallInteger, nullable=False),
     Column("acquisition", SmallInteger, nullable=False),
@@ -151,8 +154,8 @@ feedback_outbox = Table(
     "feedback_outbox",
     metadata,
     Column("id", BigInteger, primary_key=True, autoincrement=True),
-    Column("request_id", String(36), nullable=False, unique=True),
-    Column("campaign_id", String(64), nullable=False),
+    Column("request_id", String(REQUEST_ID_CHARS), nullable=False, unique=True),
+    Column("campaign_id", String(CAMPAIGN_ID_MAX_CHARS), nullable=False),
     Column("event", LargeBinary, nullable=False),  # the serialized FeedbackEvent
     Column("created_at", DateTime, nullable=False),
     Column("published_at", DateTime, nullable=True),
@@ -162,7 +165,7 @@ feedback_outbox = Table(
 campaign_kpis = Table(
     "campaign_kpis",
     metadata,
-    Column("campaign_id", String(64), primary_key=True),
+    Column("campaign_id", String(CAMPAIGN_ID_MAX_CHARS), primary_key=True),
     Column("minute", DateTime, primary_key=True),
     Column("impressions", BigInteger, nullable=False),
     Column("clicks", BigInteger, nullable=False),
