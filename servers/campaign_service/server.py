@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 from adplatform.v1 import campaign_service_pb2_grpc
 
 from servers import runtime, settings
+from servers.campaign_service.management import CampaignManagement
 from servers.campaign_service.service import CampaignService
 from servers.campaigns.pricing import Weights
 from servers.messaging.publisher import Publisher
@@ -17,13 +18,15 @@ def build(config: settings.Settings) -> runtime.ServerSpec:
     """build assembles the CampaignService server: MySQL for reads, Kafka for instructions."""
     database = engine(config.database_url, pool_size=4)
     publisher = Publisher(config.bootstrap_servers, "campaign-service")
-    servicer = CampaignService(
+    tz = ZoneInfo(config.timezone)
+    management = CampaignManagement(
         database,
         publisher,
         config.instructions_topic,
         Weights.parse(config.cpm_cpc_weight, config.cpm_cpa_weight),
-        ZoneInfo(config.timezone),
+        tz,
     )
+    servicer = CampaignService(management, tz)
 
     async def close() -> None:
         publisher.close()
