@@ -15,7 +15,7 @@ from clients.simulator.behaviour import (
     age_weight,
 )
 from clients.simulator.commands import parse_duration
-from servers.adserving.targeting import PRIVACY_USER_ID
+from servers.identifiers import PRIVACY_USER_ID
 
 PEOPLE = [
     Person(f"user-{i}", "Android Mobile" if i % 4 else "iPhone", 20 + i % 40) for i in range(400)

@@ -19,8 +19,8 @@ from clients.population import (
     generate,
 )
 from deploy.paths import FEED_CSV
-from servers.adserving.targeting import PRIVACY_USER_ID
 from servers.campaigns.model import ANY, KNOWN_DEVICES
+from servers.identifiers import PRIVACY_USER_ID
 
 FEED_PATH = FEED_CSV
 SAMPLE = 20_000
