@@ -29,7 +29,7 @@ from sqlalchemy import Engine, MetaData, Table
 from sqlalchemy.dialects.mysql import insert
 
 from servers.storage.faults import is_transient
-from servers.storage.schema import campaign_kpis
+from servers.storage.schema import aware_utc, campaign_kpis, naive_utc
 from spark.kpis import CampaignMinute, campaign_minute
 from spark.restarts import Backoff, retry
 from spark.tables import KPI_COLUMNS, Tables, names
@@ -62,7 +62,7 @@ def collect_minutes(batch: DataFrame) -> list[CampaignMinute]:
     return [
         campaign_minute(
             row.campaign_id,
-            datetime.fromtimestamp(row.minute_us / 1_000_000, UTC).replace(tzinfo=None),
+            naive_utc(datetime.fromtimestamp(row.minute_us / 1_000_000, UTC)),
             impressions=int(row.impressions),
             clicks=int(row.clicks or 0),
             acquisitions=int(row.acquisitions or 0),
@@ -89,7 +89,7 @@ def upsert_mysql(
     )
 
     def attempt() -> None:
-        now = datetime.now(UTC).replace(tzinfo=None)
+        now = naive_utc(datetime.now(UTC))
         with engine.begin() as connection:
             connection.execute(
                 statement, [asdict(minute) | {"updated_at": now} for minute in minutes]
@@ -124,7 +124,7 @@ def append_hive(
     records = [
         (
             m.campaign_id,
-            m.minute.replace(tzinfo=UTC),
+            aware_utc(m.minute),
             m.impressions,
             m.clicks,
             m.acquisitions,

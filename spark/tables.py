@@ -20,10 +20,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from servers.money import MONEY_PLACES, MONEY_PRECISION
+
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-MONEY = "DECIMAL(24,10)"
+MONEY = f"DECIMAL({MONEY_PRECISION},{MONEY_PLACES})"  # as exact as MySQL's amounts
 
 # The rule 9 columns, in the order of the table (insertInto writes by position).
 EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
