@@ -1,14 +1,14 @@
 """Configuration of the whole test session: shared fixtures and the order the suites run in.
 
 Fixtures more than one suite uses live in plugin modules under tests/fixtures (the session
-`stack`), registered here so no conftest imports another.
+`stack`, the `database` on its MySQL), registered here so no conftest imports another.
 """
 
 from __future__ import annotations
 
 import pytest
 
-pytest_plugins = ["tests.fixtures.stack"]
+pytest_plugins = ["tests.fixtures.stack", "tests.fixtures.database"]
 
 SUITE_ORDER = ("tests/unit/", "tests/integration/", "tests/e2e/")
 

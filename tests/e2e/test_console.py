@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
-from sqlalchemy import Engine, create_engine, delete
+from sqlalchemy import Engine, delete
 from sqlalchemy.dialects.mysql import insert
 
 from servers.settings import Settings
@@ -38,13 +38,6 @@ def place() -> dict[str, str]:
     """place is a country and city only this test's campaigns target."""
     tag = uuid.uuid4().hex[:10]
     return {"country": f"Testland-{tag}", "city": f"Testcity-{tag}"}
-
-
-@pytest.fixture(scope="module")
-def database(stack: Settings) -> Iterator[Engine]:
-    engine = create_engine(stack.database_url)
-    yield engine
-    engine.dispose()
 
 
 def _form_campaign(place: dict[str, str], **changes: str) -> dict[str, str]:

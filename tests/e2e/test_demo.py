@@ -16,22 +16,19 @@ import sys
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, text
 
 from servers.settings import Settings
 
 pytestmark = pytest.mark.e2e
 
 
-def _books(settings: Settings) -> tuple[Decimal, int]:
+def _books(database: Engine) -> tuple[Decimal, int]:
     """_books is MySQL's total spent and its number of feedback rows."""
-    engine = create_engine(settings.database_url)
-    with engine.connect() as connection:
+    with database.connect() as connection:
         spent = connection.execute(text("SELECT COALESCE(SUM(spent), 0) FROM campaigns"))
         rows = connection.execute(text("SELECT COUNT(*) FROM feedback"))
-        books = Decimal(spent.scalar_one()), int(rows.scalar_one())
-    engine.dispose()
-    return books
+        return Decimal(spent.scalar_one()), int(rows.scalar_one())
 
 
 def _environment(settings: Settings) -> dict[str, str]:
@@ -40,8 +37,8 @@ def _environment(settings: Settings) -> dict[str, str]:
     return {**base, **settings.child_environment()}
 
 
-def test_demo_reconciles_to_the_cent(stack: Settings) -> None:
-    spent_before, feedback_before = _books(stack)
+def test_demo_reconciles_to_the_cent(stack: Settings, database: Engine) -> None:
+    spent_before, feedback_before = _books(database)
     result = subprocess.run(
         [
             sys.executable,
@@ -77,14 +74,13 @@ def test_demo_reconciles_to_the_cent(stack: Settings) -> None:
 
     acknowledged = Decimal(simulation["spend"])
     assert acknowledged > 0
-    spent_after, feedback_after = _books(stack)
+    spent_after, feedback_after = _books(database)
     assert spent_after - spent_before == acknowledged
     assert feedback_after - feedback_before == simulation["feedback"]
     assert Decimal(summary["mysql_spent"]) == spent_after
     assert Decimal(summary["hive_billed"]) == spent_after
 
-    engine = create_engine(stack.database_url)
-    with engine.connect() as connection:
+    with database.connect() as connection:
         charged = {
             row.campaign_id
             for row in connection.execute(text("SELECT campaign_id FROM campaigns WHERE spent > 0"))
@@ -92,7 +88,6 @@ def test_demo_reconciles_to_the_cent(stack: Settings) -> None:
         overspent = connection.execute(
             text("SELECT COUNT(*) FROM campaigns WHERE spent > budget")
         ).scalar_one()
-    engine.dispose()
     assert overspent == 0
     billed = {row["campaign_id"] for row in report["views"]["bill"]["rows"]}
     assert charged <= billed

@@ -9,10 +9,10 @@ from decimal import Decimal
 from typing import Any
 
 from adplatform.v1 import campaign_pb2
-from sqlalchemy import create_engine
 
 from servers.ads.served import ServedAd, record
 from servers.settings import Settings
+from tests.fixtures.database import engine_of
 
 
 def served_ad(campaign_id: str, **fields: Any) -> ServedAd:
@@ -71,8 +71,6 @@ def serve(
         )
         for index in range(count)
     ]
-    engine = create_engine(settings.database_url)
-    with engine.begin() as connection:
+    with engine_of(settings).begin() as connection:
         record(connection, ads)
-    engine.dispose()
     return [ad.request_id for ad in ads]

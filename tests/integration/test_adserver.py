@@ -17,14 +17,16 @@ from typing import Any
 import grpc
 import pytest
 from adplatform.v1 import ad_server_pb2, ad_server_pb2_grpc, campaign_service_pb2
-from sqlalchemy import Engine, create_engine, delete, select, text
+from sqlalchemy import Engine, delete
 from sqlalchemy.dialects.mysql import insert
 
 from clients import channels
 from servers.ads import served
-from servers.adserving.targeting import PRIVACY_USER_ID
+from servers.identifiers import PRIVACY_USER_ID
 from servers.settings import Settings
-from servers.storage.schema import served_ads, users
+from servers.storage.schema import campaigns as campaigns_table
+from servers.storage.schema import users
+from tests.fixtures.database import served_rows, update_campaign
 from tests.integration import campaigns, envoy
 from tests.polling import eventually
 
@@ -47,13 +49,6 @@ NO_FILL = {
 
 def _cpm(bid: dict[str, str]) -> Decimal:
     return Decimal("0.0075") * Decimal(bid["cpc"]) + Decimal("0.0005") * Decimal(bid["cpa"])
-
-
-@pytest.fixture(scope="module")
-def database(stack: Settings) -> Iterator[Engine]:
-    engine = create_engine(stack.database_url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture
@@ -115,13 +110,8 @@ def settled(
 
 
 def served_row(database: Engine, request_id: str) -> dict[str, Any] | None:
-    with database.connect() as connection:
-        row = (
-            connection.execute(select(served_ads).where(served_ads.c.request_id == request_id))
-            .mappings()
-            .first()
-        )
-    return None if row is None else dict(row)
+    """served_row is the served-ads row of request_id, or None if there is none."""
+    return served_rows(database, [request_id]).get(request_id)
 
 
 def wins(stack: Settings, campaign_id: str, **fields: Any) -> dict[str, Any]:
@@ -226,25 +216,14 @@ def test_an_exhausted_campaign_stops_serving_within_a_second(
     exhausted = campaigns.create(stack, target_country=country, budget="5")
     wins(stack, exhausted.campaign_id, country=country)
     started = time.monotonic()
-    _set_spent(database, exhausted.campaign_id, "budget")  # as a charge spending the rest would
+    # As a charge spending the rest would:
+    update_campaign(database, exhausted.campaign_id, spent=campaigns_table.c.budget)
     try:
         eventually(lambda: _nobody_serves(stack, country), timeout=1.0, interval=0.02)
         assert time.monotonic() - started < 1.0
         assert _nobody_serves(stack, country)  # and it stays that way
     finally:  # nothing was charged: keep MySQL's spent total equal to what was billed
-        _set_spent(database, exhausted.campaign_id, "0")
-
-
-def _set_spent(database: Engine, campaign_id: str, spent: str) -> None:
-    """_set_spent writes spent (a column or a number) and bumps updated_at, as writers must."""
-    with database.begin() as connection:
-        connection.execute(
-            text(
-                f"UPDATE campaigns SET spent = {spent}, updated_at = UTC_TIMESTAMP(6) "
-                "WHERE campaign_id = :id"
-            ),
-            {"id": campaign_id},
-        )
+        update_campaign(database, exhausted.campaign_id, spent=Decimal(0))
 
 
 def _nobody_serves(stack: Settings, country: str) -> bool:
@@ -258,19 +237,12 @@ def test_a_slot_spent_to_zero_waits_and_a_stale_slot_is_fresh(
     paced = campaigns.create(stack, target_country=country)
     wins(stack, paced.campaign_id, country=country)
 
-    def set_slot(slot_start: str, amount: str) -> None:
-        with database.begin() as connection:
-            connection.execute(
-                text(
-                    f"UPDATE campaigns SET slot_start = {slot_start}, slot_budget = :amount, "
-                    "updated_at = UTC_TIMESTAMP(6) WHERE campaign_id = :id"
-                ),
-                {"id": paced.campaign_id, "amount": amount},
-            )
-
-    set_slot("slot_start", "0")  # this slot's budget is spent
+    table = campaigns_table.c
+    # This slot's budget is spent:
+    update_campaign(database, paced.campaign_id, slot_start=table.slot_start, slot_budget=0)
     settled(stack, lambda answer: answer == NO_FILL, country=country)
-    set_slot("window_start", "0")  # an old slot's record: the current slot has fresh money
+    # An old slot's record: the current slot has fresh money.
+    update_campaign(database, paced.campaign_id, slot_start=table.window_start, slot_budget=0)
     wins(stack, paced.campaign_id, country=country)
 
 

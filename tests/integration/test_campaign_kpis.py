@@ -15,7 +15,7 @@ from typing import Any
 import grpc
 import pytest
 from adplatform.v1 import campaign_service_pb2, feedback_service_pb2
-from sqlalchemy import Engine, create_engine, delete
+from sqlalchemy import Engine, delete
 from sqlalchemy.dialects.mysql import insert
 
 from clients import channels
@@ -30,13 +30,6 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def token(stack: Settings) -> str:
     return auth.mint_token(stack)
-
-
-@pytest.fixture(scope="module")
-def database(stack: Settings) -> Iterator[Engine]:
-    engine = create_engine(stack.database_url)
-    yield engine
-    engine.dispose()
 
 
 def _feedback(stack: Settings, request_id: str, click: int = 0, acquisition: int = 0) -> None:

@@ -15,13 +15,12 @@ import subprocess
 import sys
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 
 from clients import users_commands
 from clients.chaos.plan import SHORT, plan
 from deploy.stack import launcher
 from servers.settings import Settings
-from servers.storage.db import engine
 from servers.storage.schema import users
 from tests.integration.parts import processes, unchanged_except
 
@@ -30,17 +29,15 @@ RUN_TIMEOUT = 600  # the short form takes about 4 minutes on the 2-core test mac
 POPULATION = 2_000
 
 
-def _population(stack: Settings) -> int:
-    database = engine(stack.database_url, pool_size=1)
-    try:
-        with database.connect() as connection:
-            return int(connection.execute(select(func.count()).select_from(users)).scalar_one())
-    finally:
-        database.dispose()
+def _population(database: Engine) -> int:
+    with database.connect() as connection:
+        return int(connection.execute(select(func.count()).select_from(users)).scalar_one())
 
 
-def test_the_short_chaos_run_keeps_the_books_and_every_part_comes_back(stack: Settings) -> None:
-    if _population(stack) < POPULATION:
+def test_the_short_chaos_run_keeps_the_books_and_every_part_comes_back(
+    stack: Settings, database: Engine
+) -> None:
+    if _population(database) < POPULATION:
         users_commands.seed(stack, POPULATION)
     before = processes(stack)
     env = {**os.environ, **stack.child_environment()}

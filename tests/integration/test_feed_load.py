@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, select
 
 from clients import feed_loader
 from deploy.paths import FEED_CSV
@@ -16,6 +16,7 @@ from deploy.stack.services import AdManagerProcess
 from servers.campaigns.feed import parse_message
 from servers.campaigns.instructions import CampaignState, apply
 from servers.settings import Settings
+from servers.storage.schema import campaigns
 from tests.integration import parts
 from tests.polling import eventually
 
@@ -45,21 +46,18 @@ def _expected(messages: list[dict[str, object]], tz: ZoneInfo) -> dict[str, Camp
     return states
 
 
-def _stored(stack: Settings, suffix: str) -> dict[str, dict[str, Any]]:
-    engine = create_engine(stack.database_url)
-    with engine.connect() as connection:
-        rows = connection.execute(
-            text("SELECT * FROM campaigns WHERE campaign_id LIKE :pattern"),
-            {"pattern": f"%{suffix}"},
-        ).mappings()
-        stored = {row["campaign_id"]: dict(row) for row in rows}
-    engine.dispose()
-    return stored
+def _stored(database: Engine, suffix: str) -> dict[str, dict[str, Any]]:
+    query = select(campaigns).where(campaigns.c.campaign_id.like(f"%{suffix}"))
+    with database.connect() as connection:
+        rows = connection.execute(query).mappings()
+        return {row["campaign_id"]: dict(row) for row in rows}
 
 
-def _assert_matches_feed(stack: Settings, messages: list[dict[str, object]], suffix: str) -> None:
+def _assert_matches_feed(
+    stack: Settings, database: Engine, messages: list[dict[str, object]], suffix: str
+) -> None:
     expected = _expected(messages, ZoneInfo(stack.timezone))
-    stored = _stored(stack, suffix)
+    stored = _stored(database, suffix)
     assert len(expected) == 4242
     assert set(stored) == set(expected)
     for campaign_id, state in expected.items():
@@ -77,34 +75,34 @@ def _assert_matches_feed(stack: Settings, messages: list[dict[str, object]], suf
         assert row["target_device"] == spec.targeting.device
 
 
-def _applied_count(stack: Settings, suffix: str) -> int:
-    return len(_stored(stack, suffix))
+def _applied_count(database: Engine, suffix: str) -> int:
+    return len(_stored(database, suffix))
 
 
 def test_whole_feed_ends_in_each_campaigns_last_state(
-    stack: Settings, feed_messages: list[dict[str, object]]
+    stack: Settings, database: Engine, feed_messages: list[dict[str, object]]
 ) -> None:
     suffix = "-full"
     messages = _with_suffix(feed_messages, suffix)
     result = feed_loader.publish(stack, messages)
     assert result.messages == 7677
     feed_loader.wait_applied(stack, result.end_offsets, timeout=180)
-    _assert_matches_feed(stack, messages, suffix)
+    _assert_matches_feed(stack, database, messages, suffix)
 
 
 def test_sigkill_mid_feed_still_ends_exactly_right(
-    stack: Settings, feed_messages: list[dict[str, object]]
+    stack: Settings, database: Engine, feed_messages: list[dict[str, object]]
 ) -> None:
     suffix = "-kill"
     messages = _with_suffix(feed_messages, suffix)
     ad_manager = AdManagerProcess(stack)
     result = feed_loader.publish(stack, messages)
-    eventually(lambda: _applied_count(stack, suffix) > 1000, timeout=120, interval=0.1)
+    eventually(lambda: _applied_count(database, suffix) > 1000, timeout=120, interval=0.1)
     before = parts.processes(stack)
     ad_manager.process.kill()
-    partially = _applied_count(stack, suffix)
+    partially = _applied_count(database, suffix)
     assert partially < 4242, "the feed finished before the kill; the test proves nothing"
     parts.restarted(stack, ad_manager.name, before)  # by supervision, no `stack up`
     parts.unchanged_except(stack, before, ad_manager.name)
     feed_loader.wait_applied(stack, result.end_offsets, timeout=180)
-    _assert_matches_feed(stack, messages, suffix)
+    _assert_matches_feed(stack, database, messages, suffix)

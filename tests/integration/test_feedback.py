@@ -10,10 +10,11 @@ import grpc
 import pytest
 from adplatform.v1 import events_pb2, feedback_service_pb2
 from confluent_kafka import Consumer
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine
 
 from clients import channels
 from servers.settings import Settings
+from tests.fixtures.database import feedback_count, money
 from tests.integration import campaigns, envoy, served
 from tests.polling import eventually
 
@@ -29,30 +30,6 @@ def _submit(stack: Settings, request_id: str, view: int = 1, click: int = 0, acq
     )
 
 
-def _spent(stack: Settings, campaign_id: str) -> Decimal:
-    engine = create_engine(stack.database_url)
-    with engine.connect() as connection:
-        value = connection.execute(
-            text("SELECT spent FROM campaigns WHERE campaign_id = :id"), {"id": campaign_id}
-        ).scalar_one()
-    engine.dispose()
-    return Decimal(value)
-
-
-def _feedback_rows(stack: Settings, request_ids: list[str]) -> int:
-    engine = create_engine(stack.database_url)
-    with engine.connect() as connection:
-        count = connection.execute(
-            text("SELECT COUNT(*) FROM feedback WHERE request_id IN :ids").bindparams(
-                ids=tuple(request_ids)
-            )
-            if request_ids
-            else text("SELECT 0")
-        ).scalar_one()
-    engine.dispose()
-    return int(count)
-
-
 @pytest.mark.parametrize(
     ("flags", "action", "price"),
     [
@@ -63,7 +40,7 @@ def _feedback_rows(stack: Settings, request_ids: list[str]) -> int:
     ],
 )
 def test_each_action_charges_its_price(
-    stack: Settings, flags: tuple[int, int, int], action: str, price: str
+    stack: Settings, database: Engine, flags: tuple[int, int, int], action: str, price: str
 ) -> None:
     campaign = campaigns.create(stack, cpc="0.0004", cpa="0.05")
     (request_id,) = served.serve(stack, campaign, auction_cpc="0.0003", auction_cpa="0.04")
@@ -74,7 +51,7 @@ def test_each_action_charges_its_price(
         campaign.campaign_id,
         False,
     )
-    assert _spent(stack, campaign.campaign_id) == Decimal(price)
+    assert money(database, campaign.campaign_id).spent == Decimal(price)
 
 
 def test_compatibility_route_through_envoy(stack: Settings) -> None:
@@ -95,15 +72,15 @@ def test_compatibility_route_through_envoy(stack: Settings) -> None:
     }
 
 
-def test_retry_returns_first_result_and_charges_nothing(stack: Settings) -> None:
+def test_retry_returns_first_result_and_charges_nothing(stack: Settings, database: Engine) -> None:
     campaign = campaigns.create(stack)
     (request_id,) = served.serve(stack, campaign, auction_cpa="0.05")
     first = _submit(stack, request_id, 1, 1, 1)
-    spent = _spent(stack, campaign.campaign_id)
+    spent = money(database, campaign.campaign_id).spent
     again = _submit(stack, request_id, 1, 0, 0)  # a retry, even with other flags
     assert again.duplicate
     assert (again.user_action, again.expenditure) == (first.user_action, first.expenditure)
-    assert _spent(stack, campaign.campaign_id) == spent == Decimal("0.05")
+    assert money(database, campaign.campaign_id).spent == spent == Decimal("0.05")
 
 
 def test_unknown_request_id_is_404(stack: Settings) -> None:
@@ -121,15 +98,15 @@ def test_unknown_request_id_is_404(stack: Settings) -> None:
     ],
 )
 def test_bad_flags_are_400_and_nothing_written(
-    stack: Settings, body: dict[str, int], field: str
+    stack: Settings, database: Engine, body: dict[str, int], field: str
 ) -> None:
     campaign = campaigns.create(stack)
     (request_id,) = served.serve(stack, campaign)
     reply = envoy.call(stack, "POST", f"/ad/{request_id}/feedback", body)
     assert reply.status == 400, reply.raw
     assert reply.json()["message"].startswith(field)
-    assert _feedback_rows(stack, [request_id]) == 0
-    assert _spent(stack, campaign.campaign_id) == 0
+    assert feedback_count(database, [request_id]) == 0
+    assert money(database, campaign.campaign_id).spent == 0
 
 
 @pytest.mark.parametrize("raw", [b"{not json", b'{"view": "lots"}', b"[1, 2]"])
@@ -145,7 +122,9 @@ def test_malformed_body_is_400(stack: Settings, raw: bytes) -> None:
     assert status == 400
 
 
-def test_concurrent_submissions_of_one_request_charge_it_once(stack: Settings) -> None:
+def test_concurrent_submissions_of_one_request_charge_it_once(
+    stack: Settings, database: Engine
+) -> None:
     campaign = campaigns.create(stack)
     (request_id,) = served.serve(stack, campaign, auction_cpa="0.05")
     with ThreadPoolExecutor(16) as pool:
@@ -153,8 +132,8 @@ def test_concurrent_submissions_of_one_request_charge_it_once(stack: Settings) -
     assert sum(1 for reply in replies if not reply.duplicate) == 1
     outcomes = {(reply.user_action, reply.expenditure) for reply in replies}
     assert outcomes == {("acquisition", "0.05")}
-    assert _spent(stack, campaign.campaign_id) == Decimal("0.05")
-    assert _feedback_rows(stack, [request_id]) == 1
+    assert money(database, campaign.campaign_id).spent == Decimal("0.05")
+    assert feedback_count(database, [request_id]) == 1
 
 
 def test_exhaustion_caps_the_charge_and_deactivates(stack: Settings) -> None:
@@ -167,13 +146,13 @@ def test_exhaustion_caps_the_charge_and_deactivates(stack: Settings) -> None:
     assert (stored.spent, stored.remaining_budget) == ("0.1", "0")
 
 
-def test_concurrent_charges_never_pass_the_budget(stack: Settings) -> None:
+def test_concurrent_charges_never_pass_the_budget(stack: Settings, database: Engine) -> None:
     campaign = campaigns.create(stack, budget="3", cpa="0.05", cpc="0.0001")
     request_ids = served.serve(stack, campaign, count=200, auction_cpa="0.0217")
     with ThreadPoolExecutor(32) as pool:
         replies = list(pool.map(lambda rid: _submit(stack, rid, 1, 1, 1), request_ids))
     acknowledged = sum(Decimal(reply.expenditure) for reply in replies)
-    spent = _spent(stack, campaign.campaign_id)
+    spent = money(database, campaign.campaign_id).spent
     assert spent == acknowledged == Decimal(3)
     assert sum(1 for reply in replies if Decimal(reply.expenditure) == Decimal("0.0217")) == 138
 

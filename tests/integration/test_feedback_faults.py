@@ -21,11 +21,12 @@ import grpc
 import pytest
 from adplatform.v1 import events_pb2, feedback_service_pb2
 from confluent_kafka import Consumer
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine
 
 from clients import channels
 from deploy.stack import launcher
 from servers.settings import Settings
+from tests.fixtures.database import spent, unpublished
 from tests.integration import campaigns, parts, served
 from tests.polling import eventually
 
@@ -85,28 +86,6 @@ class Devices:
             return len(self.acknowledged)
 
 
-def _spent(stack: Settings, campaign_ids: list[str]) -> Decimal:
-    engine = create_engine(stack.database_url)
-    with engine.connect() as connection:
-        total = connection.execute(
-            text("SELECT SUM(spent) FROM campaigns WHERE campaign_id IN :ids").bindparams(
-                ids=tuple(campaign_ids)
-            )
-        ).scalar_one()
-    engine.dispose()
-    return Decimal(total)
-
-
-def _outbox_empty(stack: Settings) -> bool:
-    engine = create_engine(stack.database_url)
-    with engine.connect() as connection:
-        waiting = connection.execute(
-            text("SELECT COUNT(*) FROM feedback_outbox WHERE published_at IS NULL")
-        ).scalar_one()
-    engine.dispose()
-    return waiting == 0
-
-
 def _events(stack: Settings, request_ids: set[str]) -> dict[str, events_pb2.FeedbackEvent]:
     """_events reads user-feedback from the start; duplicates of a request id collapse."""
     consumer = Consumer(
@@ -134,7 +113,7 @@ def _events(stack: Settings, request_ids: set[str]) -> dict[str, events_pb2.Feed
     return seen
 
 
-def _run_with_fault(stack: Settings, fault: Callable[[], None]) -> None:
+def _run_with_fault(stack: Settings, database: Engine, fault: Callable[[], None]) -> None:
     ids = [campaigns.create(stack, budget="4", cpa="0.05").campaign_id for _ in range(3)]
     request_ids = []
     for campaign_id in ids:
@@ -151,8 +130,8 @@ def _run_with_fault(stack: Settings, fault: Callable[[], None]) -> None:
     assert len(devices.acknowledged) == len(request_ids), "some feedback was never answered"
     acknowledged = sum(devices.acknowledged.values())
     assert acknowledged > 0
-    assert _spent(stack, ids) == acknowledged
-    eventually(lambda: _outbox_empty(stack), timeout=60)
+    assert sum(spent(database, ids).values()) == acknowledged
+    eventually(lambda: unpublished(database) == 0, timeout=60)
     events = _events(stack, set(request_ids))
     assert sum(Decimal(event.expenditure) for event in events.values()) == acknowledged
     for request_id, expenditure in devices.acknowledged.items():
@@ -173,15 +152,15 @@ def _killed_and_restarted(stack: Settings, name: str) -> Callable[[], None]:
     return fault
 
 
-def test_sigkill_feedback_service_under_load(stack: Settings) -> None:
-    _run_with_fault(stack, _killed_and_restarted(stack, "feedback-service"))
+def test_sigkill_feedback_service_under_load(stack: Settings, database: Engine) -> None:
+    _run_with_fault(stack, database, _killed_and_restarted(stack, "feedback-service"))
 
 
-def test_sigkill_kafka_under_load(stack: Settings) -> None:
-    _run_with_fault(stack, _killed_and_restarted(stack, "kafka"))
+def test_sigkill_kafka_under_load(stack: Settings, database: Engine) -> None:
+    _run_with_fault(stack, database, _killed_and_restarted(stack, "kafka"))
 
 
-def test_kafka_frozen_for_ten_seconds_under_load(stack: Settings) -> None:
+def test_kafka_frozen_for_ten_seconds_under_load(stack: Settings, database: Engine) -> None:
     def broker_outage() -> None:
         before = parts.processes(stack)
         broker = before["kafka"]
@@ -193,4 +172,4 @@ def test_kafka_frozen_for_ten_seconds_under_load(stack: Settings) -> None:
             os.kill(broker, signal.SIGCONT)
         parts.unchanged_except(stack, before)
 
-    _run_with_fault(stack, broker_outage)
+    _run_with_fault(stack, database, broker_outage)

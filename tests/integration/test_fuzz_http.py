@@ -31,7 +31,7 @@ from typing import Any
 
 import pytest
 from adplatform.v1 import campaign_service_pb2
-from sqlalchemy import Engine, create_engine, select
+from sqlalchemy import Engine, select
 
 from clients import channels
 from deploy.stack import auth, launcher
@@ -501,20 +501,19 @@ def _next_instruction(
 
 
 def test_hostile_requests_get_2xx_or_4xx_and_change_only_what_was_accepted(
-    stack: Settings,
+    stack: Settings, database: Engine
 ) -> None:
     token = auth.mint_token(stack)
-    engine = create_engine(stack.database_url)
     run_id = uuid.uuid4().hex[:8]
     targets = Targets(
         updates=[f"fz-{run_id}-update-{i}" for i in range(3)],
         stops=[f"fz-{run_id}-stop-{i}" for i in range(3)],
         control=f"fz-{run_id}-control",
     )
-    existing = set(_rows(engine))
+    existing = set(_rows(database))
     try:
-        _create_targets(stack, token, engine, [*targets.updates, *targets.stops, targets.control])
-        before = _rows(engine)
+        _create_targets(stack, token, database, [*targets.updates, *targets.stops, targets.control])
+        before = _rows(database)
         started = time.monotonic()
         run = _fuzz(stack, token, run_id, targets)
         summary = _summary(run, time.monotonic() - started)
@@ -537,7 +536,7 @@ def test_hostile_requests_get_2xx_or_4xx_and_change_only_what_was_accepted(
         promises = _promises(run, before, targets.updates)
         problems += promises.unclear
         caught_up_by = time.monotonic() + CATCH_UP_SECONDS  # one budget for both waits below
-        problem, promise = _next_instruction(stack, token, engine, run_id, caught_up_by)
+        problem, promise = _next_instruction(stack, token, database, run_id, caught_up_by)
         problems += [problem] if problem else []
         if promise is not None:
             promises.created[promise["campaign_id"]] = promise
@@ -545,7 +544,7 @@ def test_hostile_requests_get_2xx_or_4xx_and_change_only_what_was_accepted(
         problems += [f"stop target {name} was never stopped by a 2xx" for name in never]
 
         def consistent() -> bool:
-            harm = _harm(engine, before, promises)
+            harm = _harm(database, before, promises)
             assert not harm, "\n".join(harm)
             return True
 
@@ -555,10 +554,7 @@ def test_hostile_requests_get_2xx_or_4xx_and_change_only_what_was_accepted(
             problems.append(f"MySQL differs from the 2xx answers after catching up: {error}")
         assert not problems, summary + "\n" + "\n".join(problems)
     finally:
-        try:
-            _retire(stack, engine, existing)
-        finally:
-            engine.dispose()
+        _retire(stack, database, existing)
 
 
 def _retire(stack: Settings, engine: Engine, existing: set[str]) -> None:

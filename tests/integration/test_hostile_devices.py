@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
@@ -21,12 +20,13 @@ from typing import Any
 import grpc
 import pytest
 from adplatform.v1 import ad_server_pb2, ad_server_pb2_grpc, feedback_service_pb2
-from sqlalchemy import Engine, create_engine, delete, func, select
+from sqlalchemy import Engine, delete, func, select
 
 from clients import channels
 from servers.adserving.recorder import Recorder, ServedAdRefusedError
 from servers.settings import Settings
 from servers.storage.schema import feedback, served_ads
+from tests.fixtures.database import served_rows
 from tests.integration import campaigns, served
 from tests.polling import eventually
 
@@ -34,21 +34,6 @@ pytestmark = pytest.mark.integration
 
 GOOD_REQUESTS = 50
 HOSTILE_DEVICE = "İ" * 32  # 32 characters as sent, 64 once lower-cased
-
-
-@pytest.fixture(scope="module")
-def database(stack: Settings) -> Iterator[Engine]:
-    engine = create_engine(stack.database_url)
-    yield engine
-    engine.dispose()
-
-
-def _rows(database: Engine, request_ids: list[str]) -> dict[str, dict[str, Any]]:
-    with database.connect() as connection:
-        rows = connection.execute(
-            select(served_ads).where(served_ads.c.request_id.in_(request_ids))
-        ).mappings()
-        return {row["request_id"]: dict(row) for row in rows}
 
 
 async def _serve_together(
@@ -92,7 +77,7 @@ def test_a_hostile_device_fails_no_other_request(stack: Settings, database: Engi
     for _ in range(3):  # several bursts: each mixes the hostile request into a batch
         good, hostile = asyncio.run(_serve_together(stack, country, campaign.campaign_id))
         assert all(answer.campaign_id == campaign.campaign_id for answer in good)
-        rows = _rows(database, [answer.request_id for answer in good])
+        rows = served_rows(database, [answer.request_id for answer in good])
         assert len(rows) == GOOD_REQUESTS, "every good ad is recorded before it is answered"
         assert all(row["device_type"] == "iPhone" for row in rows.values())
         if isinstance(hostile, grpc.aio.AioRpcError):
@@ -100,7 +85,7 @@ def test_a_hostile_device_fails_no_other_request(stack: Settings, database: Engi
             assert "device_type" in (hostile.details() or "")
         else:  # served: then stored as canonicalised, within its column
             assert isinstance(hostile, ad_server_pb2.ServeAdResponse)
-            stored = _rows(database, [hostile.request_id])[hostile.request_id]
+            stored = served_rows(database, [hostile.request_id])[hostile.request_id]
             assert len(stored["device_type"]) <= 32
 
 

@@ -16,10 +16,11 @@ import pytest
 from adplatform.v1 import events_pb2, feedback_service_pb2
 from confluent_kafka import Consumer
 from pyspark.sql import SparkSession
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, select
 
 from clients import channels
 from servers.settings import Settings
+from servers.storage.schema import campaign_kpis
 from spark.kpis import CampaignMinute, Charged, from_events
 from tests.integration import campaigns, hive, served
 from tests.polling import eventually
@@ -65,17 +66,20 @@ def _charged(value: bytes) -> Charged:
     )
 
 
-def _mysql_kpis(stack: Settings, campaign_id: str) -> dict[object, tuple[object, ...]]:
-    engine = create_engine(stack.database_url)
-    with engine.connect() as connection:
-        rows = connection.execute(
-            text(
-                "SELECT minute, impressions, clicks, acquisitions, ctr, conversion_rate, spend, "
-                "ecpm FROM campaign_kpis WHERE campaign_id = :id"
-            ),
-            {"id": campaign_id},
-        ).all()
-    engine.dispose()
+def _mysql_kpis(database: Engine, campaign_id: str) -> dict[object, tuple[object, ...]]:
+    kpis = campaign_kpis.c
+    query = select(
+        kpis.minute,
+        kpis.impressions,
+        kpis.clicks,
+        kpis.acquisitions,
+        kpis.ctr,
+        kpis.conversion_rate,
+        kpis.spend,
+        kpis.ecpm,
+    ).where(kpis.campaign_id == campaign_id)
+    with database.connect() as connection:
+        rows = connection.execute(query).all()
     return {row[0]: tuple(row[1:]) for row in rows}
 
 
@@ -91,7 +95,7 @@ def _values(kpi: CampaignMinute) -> tuple[object, ...]:
     )
 
 
-def test_kpis_equal_a_direct_computation(stack: Settings) -> None:
+def test_kpis_equal_a_direct_computation(stack: Settings, database: Engine) -> None:
     campaign = campaigns.create(stack, cpc="0.0004", cpa="0.05")
     request_ids = served.serve(stack, campaign, count=len(FLAGS), auction_cpc="0.0003")
     for request_id, (view, click, acquisition) in zip(request_ids, FLAGS, strict=True):
@@ -109,7 +113,7 @@ def test_kpis_equal_a_direct_computation(stack: Settings) -> None:
     assert sum(v[0] for v in expected.values()) == len(FLAGS)  # type: ignore[misc]
 
     eventually(
-        lambda: _mysql_kpis(stack, campaign.campaign_id) == expected, timeout=120, interval=1
+        lambda: _mysql_kpis(database, campaign.campaign_id) == expected, timeout=120, interval=1
     )
 
     spark: SparkSession = hive.spark_session(stack)

@@ -28,10 +28,11 @@ from pathlib import Path
 import grpc
 import pytest
 from adplatform.v1 import campaign_service_pb2
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine
 
 from clients import channels
 from servers.settings import Settings
+from tests.fixtures.database import served_rows, spent
 from tests.integration import campaigns, envoy, parts
 from tests.polling import eventually
 
@@ -161,36 +162,6 @@ def _workers(stack: Settings) -> list[int]:
     )
 
 
-def _spent(stack: Settings, campaign_ids: set[str]) -> dict[str, Decimal]:
-    """_spent is each campaign's spent in MySQL."""
-    engine = create_engine(stack.database_url)
-    try:
-        with engine.connect() as connection:
-            rows = connection.execute(
-                text(
-                    "SELECT campaign_id, spent FROM campaigns WHERE campaign_id IN :ids"
-                ).bindparams(ids=tuple(campaign_ids))
-            )
-            return {row.campaign_id: Decimal(row.spent) for row in rows}
-    finally:
-        engine.dispose()
-
-
-def _recorded(stack: Settings, request_ids: list[str]) -> set[str]:
-    """_recorded are the request ids among request_ids that have a served-ads row."""
-    engine = create_engine(stack.database_url)
-    try:
-        with engine.connect() as connection:
-            rows = connection.execute(
-                text("SELECT request_id FROM served_ads WHERE request_id IN :ids").bindparams(
-                    ids=tuple(request_ids)
-                )
-            )
-            return {row.request_id for row in rows}
-    finally:
-        engine.dispose()
-
-
 @contextmanager
 def _frozen(pid: int) -> Iterator[None]:
     """_frozen stops the process for the block's duration; it is resumed whatever happens."""
@@ -274,17 +245,19 @@ def _assert_fast_refusals(during: list[Answer], frozen_at: float) -> None:
     assert len(during) > 100, "the devices hardly called while MySQL was frozen"
 
 
-def _assert_charged_once(stack: Settings, devices: Devices, before: dict[str, Decimal]) -> None:
+def _assert_charged_once(database: Engine, devices: Devices, before: dict[str, Decimal]) -> None:
     """_assert_charged_once: each campaign's Δ spent is Σ of what its devices were told."""
     acknowledged = dict.fromkeys(before, Decimal(0))
     for request_id, expenditure in devices.acknowledged.items():
         acknowledged[devices.winner[request_id]] += expenditure
     assert sum(acknowledged.values()) > 0
-    after = _spent(stack, set(before))
+    after = spent(database, before)
     assert {cid: after[cid] - spent for cid, spent in before.items()} == acknowledged
 
 
-def test_mysql_frozen_gives_fast_503s_then_recovers_alone(stack: Settings) -> None:
+def test_mysql_frozen_gives_fast_503s_then_recovers_alone(
+    stack: Settings, database: Engine
+) -> None:
     city = f"Freezepur {uuid.uuid4().hex[:8]}"  # only this test's campaign targets it
     campaign = campaigns.create(stack, target_city=city, budget="5000", cpc="0.0011", cpa="0.0473")
     devices = Devices(stack, city)
@@ -296,7 +269,7 @@ def test_mysql_frozen_gives_fast_503s_then_recovers_alone(stack: Settings) -> No
     # Untargeted campaigns other tests left running may win some auctions (and price others
     # second): the books are kept for every campaign that won one.
     winners = {devices.winner[request_id] for request_id in devices.served}
-    spent_before = _spent(stack, winners)
+    spent_before = spent(database, winners)
     pool = list(devices.served)  # the ads whose feedback is sent, during or after the freeze
     charged_before = pool[-20:]  # charged before the freeze, sent again after it
     for request_id in charged_before:
@@ -354,9 +327,9 @@ def test_mysql_frozen_gives_fast_503s_then_recovers_alone(stack: Settings) -> No
 
     # Exactly once: each campaign was charged Σ of what the devices were told, no more, and a
     # feedback charged before the freeze was answered its first result when sent again.
-    _assert_charged_once(stack, devices, spent_before)
+    _assert_charged_once(database, devices, spent_before)
     assert all(devices.acknowledged[request_id] == first[request_id] for request_id in first)
     # Every ad answered 200 (before, during or after the freeze) has its served-ads row.
-    assert _recorded(stack, devices.served) == set(devices.served)
+    assert set(served_rows(database, devices.served)) == set(devices.served)
     # The campaign API and the Ad Manager take a new campaign as ever.
     assert campaigns.create(stack, target_city=f"{city} after").status == "ACTIVE"

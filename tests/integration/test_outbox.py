@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, create_engine, insert, select
+from sqlalchemy import Engine, insert, select
 
 from servers.feedback import outbox
 from servers.feedback.relay import RETENTION, Relay
@@ -15,13 +14,6 @@ from servers.settings import Settings
 from servers.storage.schema import feedback_outbox, naive_utc
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def database(stack: Settings) -> Iterator[Engine]:
-    engine = create_engine(stack.database_url)
-    yield engine
-    engine.dispose()
 
 
 def _row(published_at: datetime | None) -> dict[str, object]:

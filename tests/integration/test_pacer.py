@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 
 from deploy.stack import launcher
 from deploy.stack.services import AdManagerProcess
@@ -17,17 +16,12 @@ from servers.campaigns import store
 from servers.campaigns.pacing import SlotBudget, fresh_slot
 from servers.campaigns.schedule import SLOT
 from servers.settings import Settings
+from servers.storage.schema import campaigns as campaigns_table
+from tests.fixtures.database import update_campaign
 from tests.integration import campaigns
 from tests.polling import eventually
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def database(stack: Settings) -> Iterator[Engine]:
-    engine = create_engine(stack.database_url)
-    yield engine
-    engine.dispose()
 
 
 def _stored_slot(database: Engine, campaign_id: str) -> SlotBudget:
@@ -39,14 +33,13 @@ def _stored_slot(database: Engine, campaign_id: str) -> SlotBudget:
 
 def _make_stale(database: Engine, campaign_id: str, spent: str) -> None:
     """_make_stale puts the stored slot at the window's first slot, spent, as if long unpaced."""
-    with database.begin() as connection:
-        connection.execute(
-            text(
-                "UPDATE campaigns SET slot_start = window_start, slot_budget = 0, "
-                "spent = :spent, updated_at = UTC_TIMESTAMP(6) WHERE campaign_id = :id"
-            ),
-            {"id": campaign_id, "spent": spent},
-        )
+    update_campaign(
+        database,
+        campaign_id,
+        slot_start=campaigns_table.c.window_start,
+        slot_budget=0,
+        spent=Decimal(spent),
+    )
 
 
 def _expected_slot(database: Engine, campaign_id: str, at: datetime, tz: ZoneInfo) -> SlotBudget:

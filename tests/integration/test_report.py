@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from adplatform.v1 import feedback_service_pb2
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, text
 
 from clients import channels
 from servers.settings import Settings
@@ -38,12 +38,10 @@ def _charge(stack: Settings, count: int) -> str:
     return campaign.campaign_id
 
 
-def _mysql(stack: Settings, sql: str, **params: object) -> object:
-    engine = create_engine(stack.database_url)
-    with engine.connect() as connection:
-        value = connection.execute(text(sql), params).scalar()
-    engine.dispose()
-    return value
+def _mysql(database: Engine, sql: str, **params: object) -> object:
+    """_mysql is the value of one SQL aggregate: what the report must agree with, as SQL."""
+    with database.connect() as connection:
+        return connection.execute(text(sql), params).scalar()
 
 
 def _report(stack: Settings, *args: str) -> subprocess.CompletedProcess[str]:
@@ -58,7 +56,7 @@ def _report(stack: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_report_totals_equal_mysql(stack: Settings, tmp_path: Path) -> None:
+def test_report_totals_equal_mysql(stack: Settings, database: Engine, tmp_path: Path) -> None:
     campaign_ids = [_charge(stack, 6), _charge(stack, 4)]
     result = _report(stack, "--format", "json", "--out", str(tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr
@@ -66,15 +64,15 @@ def test_report_totals_equal_mysql(stack: Settings, tmp_path: Path) -> None:
     data = json.loads((tmp_path / "report.json").read_text())
     recon = data["reconciliation"]
     assert recon["verdict"] == "match" and recon["caught_up"]
-    spent = Decimal(str(_mysql(stack, "SELECT COALESCE(SUM(spent), 0) FROM campaigns")))
+    spent = Decimal(str(_mysql(database, "SELECT COALESCE(SUM(spent), 0) FROM campaigns")))
     assert Decimal(recon["hive_billed"]) == spent  # nothing was charged since the report ran
     bill = {row["campaign_id"]: row for row in data["views"]["bill"]["rows"]}
     for campaign_id in campaign_ids:
         charged = _mysql(
-            stack, "SELECT spent FROM campaigns WHERE campaign_id = :id", id=campaign_id
+            database, "SELECT spent FROM campaigns WHERE campaign_id = :id", id=campaign_id
         )
         shown = _mysql(
-            stack, "SELECT COUNT(*) FROM feedback WHERE campaign_id = :id", id=campaign_id
+            database, "SELECT COUNT(*) FROM feedback WHERE campaign_id = :id", id=campaign_id
         )
         assert Decimal(bill[campaign_id]["expenditure"]) == Decimal(str(charged))
         assert bill[campaign_id]["impressions"] == shown

@@ -11,7 +11,7 @@ import grpc
 import pytest
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, text
 
 from deploy.stack import auth
 from deploy.stack.envoy import Envoy
@@ -60,14 +60,12 @@ def test_platform_topics_exist(stack: Settings) -> None:
         assert name in topics
 
 
-def test_mariadb_answers_through_sqlalchemy(stack: Settings) -> None:
-    engine = create_engine(stack.database_url)
-    with engine.connect() as connection:
+def test_mariadb_answers_through_sqlalchemy(stack: Settings, database: Engine) -> None:
+    with database.connect() as connection:
         version = connection.execute(text("SELECT VERSION()")).scalar_one()
-        database = connection.execute(text("SELECT DATABASE()")).scalar_one()
-    engine.dispose()
+        name = connection.execute(text("SELECT DATABASE()")).scalar_one()
     assert "MariaDB" in version
-    assert database == stack.mysql_database
+    assert name == stack.mysql_database
 
 
 @pytest.mark.parametrize("port_field", SERVER_PORTS)

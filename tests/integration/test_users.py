@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, bindparam, create_engine, delete, func, select, text
+from sqlalchemy import Engine, bindparam, delete, func, select, text
 
 from clients import cli, users_commands
 from clients.population import generate
@@ -19,22 +19,20 @@ COUNT = 2000
 SEED = 20_260_101  # a seed of this test's own, so its rows are known and removable
 
 
-@pytest.fixture
-def database(stack: Settings) -> Iterator[Engine]:
-    """database is an engine on the stack's MySQL; the test's users are removed around it."""
-    engine = create_engine(stack.database_url)
+@pytest.fixture(autouse=True)
+def _own_users_removed(database: Engine) -> Iterator[None]:
+    """_own_users_removed removes this test's users from the stack's MySQL around each test."""
     ids = [user.id for user in generate(COUNT, SEED)]
 
     def remove() -> None:
-        with engine.begin() as connection:
+        with database.begin() as connection:
             connection.execute(delete(users).where(users.c.id.in_(ids)))
 
     remove()
     try:
-        yield engine
+        yield
     finally:
         remove()
-        engine.dispose()
 
 
 @pytest.fixture

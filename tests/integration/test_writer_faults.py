@@ -11,14 +11,13 @@ acknowledged feedback exactly.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from adplatform.v1 import feedback_service_pb2
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
 
 from clients import channels
 from deploy.stack import launcher
@@ -38,13 +37,6 @@ AUCTION_CPC, AUCTION_CPA = "0.0003", "0.04"
 # to 105 s on a 2-core machine shared with other suites (load 16-20).
 OUTAGE_LIMIT_SECONDS = 240
 CATCH_UP_SECONDS = 240  # the KPI query's next restart is at most 30 s away, then a batch
-
-
-@pytest.fixture(scope="module")
-def database(stack: Settings) -> Iterator[Engine]:
-    engine = create_engine(stack.database_url)
-    yield engine
-    engine.dispose()
 
 
 def _writer_pid(stack: Settings) -> int | None:
