@@ -42,6 +42,7 @@ from servers.messaging.publisher import Publisher
 
 P = ParamSpec("P")
 T = TypeVar("T")
+# Encode is how the service turns a checked instruction into its Kafka record's bytes.
 Encode: TypeAlias = Callable[[Instruction], bytes]
 MAX_PAGE = 1000
 DEFAULT_PAGE = 50
