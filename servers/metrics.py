@@ -1,9 +1,18 @@
-"""Prometheus metrics of the platform's servers, each exported on the server's metrics port.
+"""Prometheus metrics every server shares: its RPCs, counted and timed at its door.
 
-Names start with `adplatform_`. RPC counts and latencies are recorded for every method by
-MetricsInterceptor; the business metrics (auctions, charges, spend, outbox lag, instructions)
-are recorded where they happen. A server whose workers are separate processes (the AdServer)
-exports their sum through prometheus_client's multiprocess mode.
+Names start with `adplatform_`; each process exports only the metrics it defines, on its own
+metrics port. One rule says where a metric is recorded:
+
+- a server's business outcomes (auctions, charges, spend, instructions applied) are
+  recorded by its flow object, the one that holds its use case (AdServing, FeedbackRecording,
+  Applier), and defined beside it in `servers/<server>/metrics.py`, so only that server's
+  process registers and exports them;
+- its doors count only refusals and transport: the RPC metrics here, recorded for every
+  method by MetricsInterceptor (and refusals by the ConcurrencyLimitInterceptor), and the
+  Ad Manager's consumer for the records it dead-letters and the consumers it replaces.
+
+A server whose workers are separate processes (the AdServer) exports their sum through
+prometheus_client's multiprocess mode (servers/adserving/exporter.py).
 """
 
 from __future__ import annotations
@@ -12,7 +21,7 @@ import time
 from typing import Any
 
 import grpc
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from prometheus_client import Counter, Histogram, start_http_server
 
 from servers.interception import Context, UnaryBehavior, UnaryInterceptor
 
@@ -31,34 +40,6 @@ RPC_SECONDS = Histogram(
     "gRPC call latency in seconds, by method",
     ["method"],
     buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
-)
-AUCTIONS = Counter(
-    "adplatform_auctions_total", "ad requests by outcome (filled or no_fill)", ["outcome"]
-)
-BIDDERS = Histogram(
-    "adplatform_auction_bidders",
-    "eligible campaigns per auction",
-    buckets=(0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
-)
-CHARGES = Counter("adplatform_charges_total", "feedback recorded, by user action", ["action"])
-DUPLICATES = Counter("adplatform_feedback_duplicates_total", "feedback retries answered")
-SPEND = Counter(
-    "adplatform_spend_total", "expenditure charged (a monitoring figure; the ledger is MySQL)"
-)
-OUTBOX_LAG = Gauge(
-    "adplatform_outbox_lag_seconds",
-    "age of the oldest feedback event not yet on Kafka",
-    multiprocess_mode="max",
-)
-OUTBOX_PUBLISHED = Counter("adplatform_outbox_published_total", "feedback events published")
-INSTRUCTIONS = Counter(
-    "adplatform_instructions_total",
-    "campaign instructions consumed, by result",
-    ["result"],
-)
-CONSUMER_REPLACEMENTS = Counter(
-    "adplatform_consumer_replacements_total",
-    "instruction consumers replaced for owning no partition too long (stuck outside the group)",
 )
 
 

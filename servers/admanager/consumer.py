@@ -8,6 +8,10 @@ applied, for whatever reason (malformed, invalid, refused by MySQL, a bug), goes
 dead-letter topic with the reason and exception class in its headers, and once Kafka has
 confirmed it the loop carries on past it. If MySQL is unreachable the loop waits and retries
 the same record: nothing is skipped.
+
+The consumer is the Ad Manager's door (a Kafka record in, a decoded instruction to the
+applier): it counts only what it refuses, the dead letters, and the consumers it replaces;
+what applying did is counted by the applier (servers/metrics.py has the rule).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from confluent_kafka import (
     TopicPartition,
 )
 
-from servers import metrics
+from servers.admanager import metrics
 from servers.admanager.applier import Applier, Position
 from servers.admanager.membership import PATIENCE_SECONDS, Membership
 from servers.campaigns.wire import decode_instruction
@@ -177,8 +181,7 @@ class InstructionConsumer:
             try:
                 # A keyless record is refused too: without the key it lands on any partition.
                 message = decode_instruction(record.value(), record.key() or b"")
-                applied = self.applier.apply(message, _position(record))
-                metrics.INSTRUCTIONS.labels("applied" if applied else "replay").inc()
+                self.applier.apply(message, _position(record))
                 return True
             except Exception as error:
                 if is_transient(error):

@@ -8,6 +8,9 @@ round marks nothing and is retried after a pause: nothing is lost.
 No event can hold back another: the events of a round that were delivered are marked even
 when others were not (the producer refused one, say as too large, or its delivery failed),
 and only those others stay pending, to be retried; the round's warning names the first.
+
+As the door between the outbox and Kafka, the relay reports its transport: the events it
+published and the outbox's lag (servers/metrics.py has the rule for what is recorded where).
 """
 
 from __future__ import annotations
@@ -22,8 +25,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
-from servers import metrics
-from servers.feedback import outbox
+from servers.feedback import metrics, outbox
 from servers.messaging.publisher import producer_config
 
 log = logging.getLogger(__name__)

@@ -1,17 +1,18 @@
 """FeedbackService server process: `python -m servers.feedback.server`.
 
-Serves SubmitFeedback and runs the outbox relay that publishes charged feedback to Kafka.
+Serves SubmitFeedback (service.py translates, recording.py runs it through the ledger) and
+runs the outbox relay that publishes charged feedback to Kafka.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from zoneinfo import ZoneInfo
 
 from adplatform.v1 import feedback_service_pb2_grpc
 
 from servers import runtime, settings
 from servers.feedback.ledger import Ledger
+from servers.feedback.recording import FeedbackRecording
 from servers.feedback.relay import Relay
 from servers.feedback.service import FeedbackService
 from servers.storage.db import engine
@@ -22,11 +23,11 @@ def build(config: settings.Settings) -> runtime.ServerSpec:
     database = engine(config.database_url, pool_size=config.feedback_threads)
     relay = Relay(database, config.bootstrap_servers, config.feedback_topic)
     ledger = Ledger(database, ZoneInfo(config.timezone))
-    executor = ThreadPoolExecutor(config.feedback_threads, "ledger")
-    servicer = FeedbackService(ledger, executor, relay.wake.set, threads=config.feedback_threads)
+    recording = FeedbackRecording(ledger, relay.wake.set, threads=config.feedback_threads)
+    servicer = FeedbackService(recording)
 
     async def close() -> None:
-        executor.shutdown()
+        recording.close()
         database.dispose()
 
     service = runtime.Service(

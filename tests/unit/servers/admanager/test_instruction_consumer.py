@@ -57,11 +57,10 @@ class Applier:
     failures: list[Exception] = field(default_factory=list)
     applied: list[tuple[Message, Position]] = field(default_factory=list)
 
-    def apply(self, message: Message, position: Position) -> bool:
+    def apply(self, message: Message, position: Position) -> None:
         if self.failures:
             raise self.failures.pop(0)
         self.applied.append((message, position))
-        return True
 
 
 @dataclass

@@ -1,174 +1,97 @@
-"""Tests for servers.feedback.service: a MySQL that hangs gets devices a quick UNAVAILABLE.
+"""Tests for servers.feedback.service: SubmitFeedback only translates protobuf ↔ domain.
 
-The ledger is a stand-in that blocks like a transaction on a frozen MySQL; what is tested is
-how long a device waits, that refused work never reaches the ledger, and that work a device
-stopped waiting for is not undone (its retry finds it, as ledger.py's duplicate answer).
+The flow object is a stand-in that remembers what it was asked; what is tested is that the
+request reaches it checked and canonical, with the call's time left, and that its result is
+the answer, money spelled as the API spells it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
-import pymysql
 import pytest
 from adplatform.v1 import feedback_service_pb2
-from sqlalchemy.exc import OperationalError
 
-from servers.errors import UnavailableError
+from servers.errors import ValidationError
 from servers.feedback.feedback_request import FeedbackRequest
-from servers.feedback.ledger import Ledger, Recorded
-from servers.feedback.service import DEADLINE_MARGIN, PATIENCE, FeedbackService, patience
+from servers.feedback.ledger import Recorded
+from servers.feedback.recording import FeedbackRecording
+from servers.feedback.service import SUCCESS, FeedbackService
 
-REQUEST_IDS = [f"00000000-0000-4000-8000-{n:012d}" for n in range(8)]
-
-
-class FrozenLedger:
-    """FrozenLedger holds every transaction until thawed; it remembers what it committed."""
-
-    def __init__(self) -> None:
-        self.thawed = threading.Event()
-        self.started: list[str] = []
-        self.committed: dict[str, Recorded] = {}
-        self.silent = False  # True: a thawed call fails as a read timeout would
-
-    def submit(self, request: FeedbackRequest) -> Recorded:
-        self.started.append(request.request_id)
-        self.thawed.wait(10)
-        if self.silent:
-            raise OperationalError("SELECT", None, pymysql.err.OperationalError(2013, "timed out"))
-        first = self.committed.get(request.request_id)
-        if first is not None:
-            return Recorded(
-                first.request_id, first.campaign_id, first.user_action, first.expenditure, True
-            )
-        result = Recorded(request.request_id, "c1", "click", Decimal("0.002"), duplicate=False)
-        self.committed[request.request_id] = result
-        return result
+REQUEST_ID = "00000000-0000-4000-8000-000000000001"
 
 
-@pytest.fixture
-def ledger() -> Iterator[FrozenLedger]:
-    frozen = FrozenLedger()
-    yield frozen
-    frozen.thawed.set()
+class Recording:
+    """Recording answers every feedback as charged (or as a duplicate) and keeps the calls."""
+
+    def __init__(self, duplicate: bool = False) -> None:
+        self.duplicate = duplicate
+        self.calls: list[tuple[FeedbackRequest, float | None]] = []
+
+    async def record(self, feedback: FeedbackRequest, time_remaining: float | None) -> Recorded:
+        self.calls.append((feedback, time_remaining))
+        spent = Decimal("0.0500")
+        return Recorded(feedback.request_id, "c1", str(feedback.action), spent, self.duplicate)
 
 
-def _service(ledger: FrozenLedger, threads: int, **bounds: Any) -> FeedbackService:
-    executor = ThreadPoolExecutor(threads)
-    fake: Ledger = ledger  # type: ignore[assignment]
-    return FeedbackService(fake, executor, lambda: None, threads=threads, **bounds)
+class Deadline:
+    """Deadline stands in for a grpc.aio context whose call has time_left seconds left."""
+
+    def __init__(self, time_left: float | None) -> None:
+        self.time_left = time_left
+
+    def time_remaining(self) -> float | None:
+        return self.time_left
 
 
-def _request(request_id: str) -> feedback_service_pb2.SubmitFeedbackRequest:
-    return feedback_service_pb2.SubmitFeedbackRequest(request_id=request_id, view=1, click=1)
-
-
-async def _submit(
-    service: FeedbackService, request_id: str
+def _submit(
+    recording: Recording, request: feedback_service_pb2.SubmitFeedbackRequest, context: Any
 ) -> feedback_service_pb2.SubmitFeedbackResponse:
-    context: Any = None
-    return await service.SubmitFeedback(_request(request_id), context)
+    flow: FeedbackRecording = recording  # type: ignore[assignment]
+    return asyncio.run(FeedbackService(flow).SubmitFeedback(request, context))
 
 
-def test_a_feedback_mysql_does_not_answer_is_refused_after_patience(ledger: FrozenLedger) -> None:
-    service = _service(ledger, threads=2, default_patience=0.2, stalled_after=5.0)
+def test_a_feedback_reaches_the_flow_canonical_with_its_time_left_its_result_answers() -> None:
+    recording = Recording()
+    request = feedback_service_pb2.SubmitFeedbackRequest(
+        request_id=f"  {REQUEST_ID.upper()} ", view=1, click=1, acquisition=1
+    )
 
-    async def run() -> float:
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        with pytest.raises(UnavailableError, match="in time"):
-            await _submit(service, REQUEST_IDS[0])
-        return loop.time() - started
+    reply = _submit(recording, request, Deadline(3.0))
 
-    assert 0.15 < asyncio.run(run()) < 0.5
-
-
-def test_with_every_thread_stuck_new_feedback_is_refused_without_reaching_mysql(
-    ledger: FrozenLedger,
-) -> None:
-    service = _service(ledger, threads=2, default_patience=0.1, stalled_after=0.2)
-
-    async def run() -> float:
-        for request_id in REQUEST_IDS[:2]:  # both ledger threads now hang
-            with pytest.raises(UnavailableError):
-                await _submit(service, request_id)
-        await asyncio.sleep(0.2)  # held longer than stalled_after
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        with pytest.raises(UnavailableError, match="cannot reach"):
-            await _submit(service, REQUEST_IDS[2])
-        return loop.time() - started
-
-    assert asyncio.run(run()) < 0.05
-    assert ledger.started == REQUEST_IDS[:2]
+    ((feedback, time_left),) = recording.calls
+    assert (feedback.request_id, feedback.flags, str(feedback.action)) == (
+        REQUEST_ID,
+        (1, 1, 1),
+        "acquisition",
+    )
+    assert time_left == 3.0
+    assert reply == feedback_service_pb2.SubmitFeedbackResponse(
+        status=SUCCESS,
+        request_id=REQUEST_ID,
+        campaign_id="c1",
+        user_action="acquisition",
+        expenditure="0.05",
+        duplicate=False,
+    )
 
 
-def test_a_feedback_given_up_on_still_commits_and_its_retry_is_the_duplicate(
-    ledger: FrozenLedger,
-) -> None:
-    service = _service(ledger, threads=1, default_patience=0.1, stalled_after=5.0)
+def test_a_call_without_a_deadline_passes_none_and_a_duplicate_is_marked() -> None:
+    recording = Recording(duplicate=True)
+    request = feedback_service_pb2.SubmitFeedbackRequest(request_id=REQUEST_ID, view=1)
 
-    async def run() -> feedback_service_pb2.SubmitFeedbackResponse:
-        with pytest.raises(UnavailableError):  # the device hears 503 ...
-            await _submit(service, REQUEST_IDS[0])
-        ledger.thawed.set()  # ... but the transaction commits once MySQL resumes
-        return await _submit(service, REQUEST_IDS[0])
+    reply = _submit(recording, request, Deadline(None))
 
-    retry = asyncio.run(run())
-    assert retry.duplicate
-    assert retry.expenditure == "0.002"  # what was charged, acknowledged once
-    assert list(ledger.committed) == [REQUEST_IDS[0]]
+    assert recording.calls[0][1] is None
+    assert reply.duplicate
 
 
-def test_a_queued_feedback_whose_device_gave_up_never_runs(ledger: FrozenLedger) -> None:
-    service = _service(ledger, threads=1, default_patience=0.1, stalled_after=5.0)
+def test_a_malformed_request_never_reaches_the_flow() -> None:
+    recording = Recording()
+    request = feedback_service_pb2.SubmitFeedbackRequest(request_id="not-a-uuid", view=1)
 
-    async def run() -> None:
-        first = asyncio.create_task(_submit(service, REQUEST_IDS[0]))
-        await asyncio.sleep(0.02)  # the only thread holds the first
-        with pytest.raises(UnavailableError):  # the second waits behind it, then gives up
-            await _submit(service, REQUEST_IDS[1])
-        with pytest.raises(UnavailableError):
-            await first
-        ledger.thawed.set()
-        assert not (await _submit(service, REQUEST_IDS[2])).duplicate
-
-    asyncio.run(run())
-    assert ledger.started == [REQUEST_IDS[0], REQUEST_IDS[2]]
-
-
-def test_after_a_transaction_went_unanswered_one_feedback_probes_at_a_time(
-    ledger: FrozenLedger,
-) -> None:
-    service = _service(ledger, threads=4, default_patience=2.0, stalled_after=5.0)
-    ledger.silent = True
-
-    async def run() -> None:
-        ledger.thawed.set()  # calls end at once, as read timeouts
-        with pytest.raises(OperationalError):
-            await _submit(service, REQUEST_IDS[0])
-        ledger.thawed.clear()
-        ledger.silent = False
-        probe = asyncio.create_task(_submit(service, REQUEST_IDS[1]))
-        await asyncio.sleep(0.02)
-        with pytest.raises(UnavailableError, match="cannot reach"):  # three threads free
-            await _submit(service, REQUEST_IDS[2])
-        ledger.thawed.set()  # MySQL answers the probe: feedback flows again
-        assert not (await probe).duplicate
-        assert not (await _submit(service, REQUEST_IDS[3])).duplicate
-
-    asyncio.run(run())
-    assert REQUEST_IDS[2] not in ledger.started
-
-
-def test_a_call_without_a_deadline_waits_the_default_one_with_its_own_deadline_less_a_margin() -> (
-    None
-):
-    assert patience(None) == PATIENCE
-    assert patience(10.0) == 10.0 - DEADLINE_MARGIN
-    assert patience(0.2) == 0.0  # already as good as gone: refused rather than left to expire
+    with pytest.raises(ValidationError):
+        _submit(recording, request, Deadline(None))
+    assert recording.calls == []
