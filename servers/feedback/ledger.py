@@ -4,6 +4,9 @@ The feedback row's primary key is the request id, so a request id is charged at 
 a retry (or a concurrent duplicate) gets the first result back, marked duplicate. Charges
 lock the campaign row, so concurrent charges to one campaign serialise and the budget cap
 holds. The event for the archive is written to the outbox in the same transaction.
+
+The ledger is blocking I/O under the FeedbackService's flow object: FeedbackRecording
+(recording.py) runs each transaction on a ledger thread, bounds the wait and counts it.
 """
 
 from __future__ import annotations
