@@ -1,4 +1,4 @@
-"""Campaign KPIs per minute: the formulas, in exact decimals, shared by the stream and tests.
+"""Campaign KPIs per minute: the formulas, in exact decimals, that the KPI stream applies.
 
 For one campaign and one UTC minute of event time (FeedbackEvent.timestamp):
 
@@ -14,7 +14,6 @@ Ratios are rounded half-even to 8 places (DECIMAL(12,8) in MySQL and Hive).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -77,52 +76,3 @@ def campaign_minute(
         spend=quantize_down(spend),
         ecpm=ecpm(spend, impressions),
     )
-
-
-@dataclass(frozen=True, slots=True)
-class Charged:
-    """Charged is the part of a FeedbackEvent the KPIs need."""
-
-    request_id: str
-    campaign_id: str
-    timestamp: datetime  # naive UTC
-    click: int
-    acquisition: int
-    expenditure: Decimal
-
-
-@dataclass(slots=True)
-class _Sums:
-    """_Sums accumulates one campaign-minute."""
-
-    impressions: int = 0
-    clicks: int = 0
-    acquisitions: int = 0
-    spend: Decimal = ZERO
-
-
-def from_events(events: Iterable[Charged]) -> dict[tuple[str, datetime], CampaignMinute]:
-    """from_events computes the KPIs directly from events, each request id counted once."""
-    sums: dict[tuple[str, datetime], _Sums] = {}
-    seen: set[str] = set()
-    for event in events:
-        if event.request_id in seen:
-            continue
-        seen.add(event.request_id)
-        key = (event.campaign_id, event.timestamp.replace(second=0, microsecond=0))
-        total = sums.setdefault(key, _Sums())
-        total.impressions += 1
-        total.clicks += event.click
-        total.acquisitions += event.acquisition
-        total.spend += event.expenditure
-    return {
-        key: campaign_minute(
-            key[0],
-            key[1],
-            impressions=total.impressions,
-            clicks=total.clicks,
-            acquisitions=total.acquisitions,
-            spend=total.spend,
-        )
-        for key, total in sums.items()
-    }

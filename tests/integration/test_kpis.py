@@ -2,7 +2,7 @@
 
 Feedback goes the real way (campaign → served ads → FeedbackService → outbox → Kafka); one
 event is also republished byte for byte, as the outbox relay does after a crash. The KPIs the
-stream upserted into MySQL and wrote to Hive must equal spark.kpis.from_events over the
+stream upserted into MySQL and wrote to Hive must equal tests.fixtures.kpis.from_events over the
 events on the topic, each request id counted once.
 """
 
@@ -21,7 +21,8 @@ from sqlalchemy import Engine, select
 from clients import channels
 from servers.settings import Settings
 from servers.storage.schema import campaign_kpis
-from spark.kpis import CampaignMinute, Charged, from_events
+from spark.kpis import CampaignMinute
+from tests.fixtures.kpis import Charged, from_events
 from tests.integration import campaigns, hive, served
 from tests.polling import eventually
 

@@ -24,7 +24,8 @@ from deploy.stack import launcher
 from deploy.stack.spark_jobs import FeedbackWriter
 from servers.settings import Settings
 from spark import status
-from spark.kpis import CampaignMinute, Charged, from_events
+from spark.kpis import CampaignMinute
+from tests.fixtures.kpis import Charged, from_events
 from tests.integration import campaigns, hive, served
 from tests.polling import eventually
 

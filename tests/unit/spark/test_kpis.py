@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from spark.kpis import Charged, campaign_minute, ecpm, from_events, ratio
+from spark.kpis import campaign_minute, ecpm, ratio
+from tests.fixtures.kpis import Charged, from_events
 
 MINUTE = datetime(2026, 1, 31, 7, 15)
 
