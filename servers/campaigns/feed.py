@@ -80,16 +80,13 @@ def days_to_shift(first_date: date, today: date) -> int:
     return (today - first_date).days
 
 
-def shift_dates(instruction: Instruction, days: int) -> Instruction:
-    """shift_dates moves an instruction's date range by days, keeping its times."""
-    schedule = instruction.spec.schedule
-    moved = dataclasses.replace(
+def shift_schedule(schedule: Schedule, days: int) -> Schedule:
+    """shift_schedule moves a schedule's date range by days, keeping its times."""
+    return dataclasses.replace(
         schedule,
         start_date=schedule.start_date + timedelta(days=days),
         end_date=schedule.end_date + timedelta(days=days),
     )
-    spec = dataclasses.replace(instruction.spec, schedule=moved)
-    return dataclasses.replace(instruction, spec=spec)
 
 
 def shift_message(message: Mapping[str, object], days: int) -> dict[str, object]:
@@ -128,21 +125,13 @@ def live_shift(
     """
     rows = list(messages)
     today = now.astimezone(tz).date()
-    base = (today - first_date(rows)).days
+    base = days_to_shift(first_date(rows), today)
     windows: dict[str, Schedule] = {}
     for sequence, row in enumerate(rows, start=1):
         instruction = parse_message(row, sequence)
         windows[instruction.spec.campaign_id] = instruction.spec.schedule
 
     def live(days: int) -> int:
-        moved = (
-            dataclasses.replace(
-                s,
-                start_date=s.start_date + timedelta(days=days),
-                end_date=s.end_date + timedelta(days=days),
-            )
-            for s in windows.values()
-        )
-        return sum(is_live(schedule, now, tz) for schedule in moved)
+        return sum(is_live(shift_schedule(s, days), now, tz) for s in windows.values())
 
     return max(range(base - spread, base + 1), key=lambda days: (live(days), days))

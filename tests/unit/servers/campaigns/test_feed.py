@@ -18,7 +18,7 @@ from servers.campaigns.feed import (
     parse_message,
     parse_nested,
     read_feed,
-    shift_dates,
+    shift_schedule,
 )
 from servers.campaigns.model import Action, AgeRange, Instruction
 from servers.campaigns.validation import validate_spec
@@ -128,17 +128,15 @@ def test_parse_feed_says_which_row_is_bad() -> None:
     assert "feed row 2" in caught.value.__notes__
 
 
-def test_shift_dates_moves_only_the_dates(fields: Fields) -> None:
-    instruction = parse_message(csv_row(fields), sequence=3)
-    moved = shift_dates(instruction, 10)
-    assert moved.spec.schedule.start_date == date(2025, 9, 22)
-    assert moved.spec.schedule.end_date == date(2025, 9, 23)
-    assert moved.spec.schedule.start_time == instruction.spec.schedule.start_time
-    assert moved.spec.schedule.end_time == instruction.spec.schedule.end_time
-    assert moved.sequence == 3
-    assert moved.spec.budget == instruction.spec.budget
-    assert shift_dates(instruction, 0) == instruction
-    assert shift_dates(moved, -10) == instruction
+def test_shift_schedule_moves_only_the_dates(fields: Fields) -> None:
+    schedule = parse_message(csv_row(fields), sequence=3).spec.schedule
+    moved = shift_schedule(schedule, 10)
+    assert moved.start_date == date(2025, 9, 22)
+    assert moved.end_date == date(2025, 9, 23)
+    assert moved.start_time == schedule.start_time
+    assert moved.end_time == schedule.end_time
+    assert shift_schedule(schedule, 0) == schedule
+    assert shift_schedule(moved, -10) == schedule
 
 
 def test_days_to_shift_brings_the_first_date_to_today() -> None:
