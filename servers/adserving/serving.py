@@ -11,9 +11,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from servers import metrics
 from servers.ads.served import ServedAd
-from servers.adserving import auction
+from servers.adserving import auction, metrics
 from servers.adserving.profiles import Profiles
 from servers.adserving.recorder import Recorder
 from servers.adserving.refresher import IndexRefresher
