@@ -24,7 +24,7 @@ from servers.campaigns import store
 from servers.campaigns.model import Status
 from servers.campaigns.pacing import roll_over
 from servers.campaigns.schedule import SLOT
-from servers.storage.schema import campaigns, naive_utc
+from servers.storage.schema import aware_utc, campaigns, naive_utc
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def next_boundary(connection: Connection) -> datetime | None:
         campaigns.c.slot_start < campaigns.c.window_end,
     )
     earliest = connection.execute(query).scalar()
-    return None if earliest is None else earliest.replace(tzinfo=UTC) + SLOT
+    return None if earliest is None else aware_utc(earliest) + SLOT
 
 
 def roll_over_batch(
