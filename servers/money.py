@@ -1,4 +1,4 @@
-"""Money: exact decimals for budgets, bids and prices (DESIGN section 3, never float).
+"""Money: exact decimals for budgets, bids and prices (docs/design.md section 3, never float).
 
 Every amount is a Decimal with at most MONEY_PLACES decimal places, matching a
 DECIMAL(24, 10) column in MySQL and Hive. Prices derived by division are rounded

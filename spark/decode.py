@@ -19,7 +19,7 @@ A decoded row fits the archive's columns (spark/tables.py) by construction:
 - targeting texts are at most as long as the served_ads columns they were copied from and
   hold no control characters; the age range is 0 ≤ start ≤ end ≤ 150;
 - flags are 0 or 1, user_action is the one they imply, and expenditure is at most that
-  action's auction price (DESIGN rule 6);
+  action's auction price (docs/design.md rule 6);
 - times are valid protobuf Timestamps between 1900-01-01 and 9999-12-31 (UTC): what Spark,
   Parquet and Hive all hold without calendar rebasing, so the dt/hr partitions are plain
   ``yyyy-MM-dd`` and ``HH`` strings. A Kafka timestamp outside that range is written as NULL

@@ -5,7 +5,7 @@ Spark, the Spark Thrift server and Hive-compatible readers all see. Money is DEC
 times are UTC TIMESTAMPs, and partition columns are strings (``dt='2026-01-31'``, ``hr='07'``)
 because the metastore filters partitions only on string keys.
 
-- ``feedback_events``: the billing archive (DESIGN rule 9), one row per charged feedback,
+- ``feedback_events``: the billing archive (docs/design.md rule 9), one row per charged feedback,
   partitioned by the event's UTC date and hour, plus Kafka lineage and the writer's batch id.
   ``target_age_range`` is a string ``"start-end"`` ("20-45"; "0-0" means any age), which BI
   tools group by directly.
@@ -166,7 +166,7 @@ class Tables:
 
     @property
     def billing(self) -> str:
-        """billing is the feedback archive (DESIGN rule 9)."""
+        """billing is the feedback archive (docs/design.md rule 9)."""
         return f"{self.database}.feedback_events"
 
     @property

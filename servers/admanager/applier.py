@@ -1,4 +1,4 @@
-"""Applier: one campaign instruction, one MySQL transaction (DESIGN rule 8).
+"""Applier: one campaign instruction, one MySQL transaction (docs/design.md rule 8).
 
 Reads the campaign's row under lock, resolves and applies the instruction with the pure
 rules in servers.campaigns.instructions, and writes the new state. A replay (a record at or

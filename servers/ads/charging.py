@@ -1,4 +1,4 @@
-"""Charging: what a user's action costs and how it draws down the budget (DESIGN rule 6).
+"""Charging: what a user's action costs and how it draws down the budget (docs/design.md rule 6).
 
 Action = acquisition if acquisition, else click if click, else view. Expenditure: acquisition
 → auction_cpa, click → auction_cpc, view → 0. The charge is capped so a campaign never spends

@@ -1,4 +1,4 @@
-"""Served ads: the durable record of every auction won (DESIGN rule 5).
+"""Served ads: the durable record of every auction won (docs/design.md rule 5).
 
 The AdServer writes a ServedAd before its response leaves; the FeedbackService reads it
 back by request id to charge the campaign, and the archive copies it to Hive.

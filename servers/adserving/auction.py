@@ -1,4 +1,4 @@
-"""Auction: choosing the ad to show and its price (DESIGN rule 4).
+"""Auction: choosing the ad to show and its price (docs/design.md rule 4).
 
 Highest CPM wins; ties are broken uniformly at random. In second-price mode the winner pays
 the second-highest CPM and its per-action prices are scaled to it, auction_cpc = cpc *

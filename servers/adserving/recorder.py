@@ -1,4 +1,4 @@
-"""Recorder: every served ad is durable in MySQL before its response leaves (DESIGN rule 5).
+"""Recorder: every served ad is durable in MySQL before its response leaves (docs/design.md rule 5).
 
 Group commit: requests enqueue their ServedAd and wait; each batch (all that arrived, up to
 MAX_BATCH, once its oldest ad has waited LINGER_SECONDS) is written by served.record in ONE

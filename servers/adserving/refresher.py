@@ -1,4 +1,4 @@
-"""Refresher: keeps the AdServer's AdIndex in step with the campaigns table (DESIGN rule 8).
+"""Refresher: keeps the AdServer's AdIndex in step with the campaigns table (docs/design.md rule 8).
 
 One full load at start, then every INTERVAL an incremental read of the rows whose updated_at
 is at or after the previous read's start minus OVERLAP: concurrent transactions commit out

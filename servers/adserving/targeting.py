@@ -1,4 +1,4 @@
-"""Targeting: which campaigns may be shown to this user on this device (DESIGN rule 3).
+"""Targeting: which campaigns may be shown to this user on this device (docs/design.md rule 3).
 
 Hot path. Build a LiveCampaign per campaign once, when the ad index is (re)built: it holds
 the targeting compiled to lower case with None for "any", and the window in UTC. Per

@@ -1,4 +1,4 @@
-"""Feed: reading campaign instructions in the feed's format (DESIGN §3 and rule 8).
+"""Feed: reading campaign instructions in the feed's format (docs/design.md §3 and rule 8).
 
 A message is the feed's CSV row or its JSON form: the campaign's fields plus `action`.
 Nested ranges arrive as mappings or as python-literal strings ("{'start': '20', 'end': '45'}"),

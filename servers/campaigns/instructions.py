@@ -1,7 +1,7 @@
-"""Instructions: applying New / Update / Stop to a campaign's state (DESIGN rule 8).
+"""Instructions: applying New / Update / Stop to a campaign's state (docs/design.md rule 8).
 
 apply is a pure state transition: the stored state (or None) and one Instruction in, the
-new state out. Decisions where DESIGN.md is silent:
+new state out. Decisions where docs/design.md rule 8 is silent:
 - Replay: an instruction at or before the stored position changes nothing. Positions are
   compared only where they are comparable: the same partition, and a record no newer than
   the one applied (a recreated topic starts its offsets over, with newer records). An

@@ -1,4 +1,4 @@
-"""Campaign model: the values every business rule of DESIGN.md section 4 works on.
+"""Campaign model: the values every business rule of docs/design.md section 4 works on.
 
 Plain frozen dataclasses; validation.py is the only way to build them from input.
 """

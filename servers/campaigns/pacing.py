@@ -1,4 +1,4 @@
-"""Pacing: spreading a budget over the window's 10-minute slots (DESIGN rule 7).
+"""Pacing: spreading a budget over the window's 10-minute slots (docs/design.md rule 7).
 
 At each slot boundary, and on any budget change, slot budget = remaining budget / remaining
 slots. Charges draw the slot budget down (feedback.charging); an ad with no slot budget

@@ -1,4 +1,4 @@
-"""Pricing: a campaign's auction bid, its CPM (DESIGN rule 1).
+"""Pricing: a campaign's auction bid, its CPM (docs/design.md rule 1).
 
 cpm = 0.0075 * cpc + 0.0005 * cpa, weights configurable (settings cpm_cpc_weight and
 cpm_cpa_weight). Compute it once per campaign when the ad index is built, not per request.

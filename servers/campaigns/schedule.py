@@ -1,4 +1,4 @@
-"""Schedule: the live window (DESIGN rule 2) and its 10-minute pacing slots (rule 7).
+"""Schedule: the live window (docs/design.md rule 2) and its 10-minute pacing slots (rule 7).
 
 The window is one continuous span from start date + start time to end date + end time in
 the platform's time zone; an end time of 0:00:00 is midnight at the end of the end date.

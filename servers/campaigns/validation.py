@@ -1,4 +1,4 @@
-"""Validation: turning a campaign's fields, as they arrive, into a CampaignSpec (DESIGN §3, §4).
+"""Validation: a campaign's fields, as they arrive, into a CampaignSpec (docs/design.md §3, §4).
 
 Callers hand plain values keyed by the API's field names (strings and ints from protobuf,
 the feed or JSON; nested ranges as mappings) to validate_spec and get a CampaignSpec or a

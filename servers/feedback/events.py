@@ -1,4 +1,4 @@
-"""FeedbackEvent: the archive's record of one feedback (DESIGN rule 9), as sent to Kafka."""
+"""FeedbackEvent: the archive's record of one feedback (docs/design.md rule 9), as sent to Kafka."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ feedback not settled within its patience is answered UNAVAILABLE (503 with a ret
 Neither breaks exactly-once: a refused feedback never started; one given up on may still
 commit (its COMMIT reached MySQL, the answer did not reach the device), and the device's
 retry with the same request id is then answered with that first result, marked duplicate
-(DESIGN rule 6), so the expenditure acknowledged is the one charged.
+(docs/design.md rule 6), so the expenditure acknowledged is the one charged.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Settlement: a user's action applied to the campaign it was served for (DESIGN rules 6, 7).
+"""Settlement: a user's action charged to the campaign that won its ad (docs/design.md rules 6, 7).
 
 settle is the pure step between reading a campaign under lock and writing it back: the slot
 budget rolls over to the current slot if a boundary has passed, the capped charge draws down

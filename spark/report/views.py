@@ -1,4 +1,4 @@
-"""The report's views as plain data: the bill and the BI views of DESIGN rule 10.
+"""The report's views as plain data: the bill and the BI views of docs/design.md rule 10.
 
 Spark sums and counts (spark/report/queries.py); the rates are derived here, in exact
 decimals with the KPI formulas (spark/kpis.py), so the report and the KPI tables agree.

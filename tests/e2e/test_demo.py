@@ -1,7 +1,7 @@
 """The demo end to end: about a minute of simulated devices on the real stack, then the bill.
 
 It runs `adplatform demo` as a user would, against the session's stack (it runs last, after
-every other test has charged its money the real way), and checks DESIGN's invariant:
+every other test has charged its money the real way), and checks the invariant of docs/design.md §4:
 Σ expenditure acknowledged to the devices = what MySQL's spent grew by, Hive's billed total
 = MySQL's spent total, no request id billed twice, no campaign past its budget, and the bill
 lists every campaign that was charged.

@@ -8,7 +8,7 @@ succeed again within a deadline with no part restarted (every PID, and every AdS
 worker's, is the one from before), the Ad Manager applies a new campaign, and each feedback
 the devices retried with its request id was charged once: Δ spent in MySQL equals Σ of the
 expenditure acknowledged to the devices, a retry whose first attempt did commit being
-answered as the duplicate it is (DESIGN rule 6).
+answered as the duplicate it is (docs/design.md rule 6).
 """
 
 from __future__ import annotations

@@ -137,3 +137,19 @@ def test_every_path_the_docs_name_exists(doc: Path) -> None:
     """Every file or folder design.md and architecture.md point a reader to is there."""
     missing = sorted({name for name in _named_paths(doc) if not _exists(name)})
     assert missing == []
+
+
+# OUTSIDE: a citation of a contract the repository does not hold ("DESIGN rule 6").
+OUTSIDE = re.compile(r"\bDESIGN(?:\.md|'s)?,?\s+(?:rules?\s+\d|§\d|section\s+\d|invariant)")
+
+
+def test_no_citation_points_outside_the_repository() -> None:
+    """Every rule a comment cites is read in docs/design.md, not in a file the repo lacks."""
+    outside = [
+        f"{path.relative_to(REPO)}:{text.count(chr(10), 0, match.start()) + 1}"
+        for path in _citing_files()
+        if path.name != "test_docs.py"
+        for text in [path.read_text(encoding="utf-8", errors="replace")]
+        for match in OUTSIDE.finditer(text)
+    ]
+    assert outside == []
