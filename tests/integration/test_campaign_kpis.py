@@ -9,7 +9,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import grpc
@@ -22,6 +21,7 @@ from clients import channels
 from deploy.stack import auth
 from servers.settings import Settings
 from servers.storage.schema import campaign_kpis
+from tests.fixtures.database import kpi_minute
 from tests.integration import campaigns, envoy, served
 
 pytestmark = pytest.mark.integration
@@ -158,21 +158,7 @@ def test_a_page_token_only_continues_its_own_order(stack: Settings) -> None:
 def _minutes(campaign_id: str, *ages: int) -> list[dict[str, Any]]:
     """_minutes are KPI rows for minutes that began `ages` minutes ago, as the stream writes."""
     now = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0)
-    return [
-        {
-            "campaign_id": campaign_id,
-            "minute": now - timedelta(minutes=age),
-            "impressions": 100 + age,
-            "clicks": 7,
-            "acquisitions": 2,
-            "ctr": Decimal(7) / (100 + age),
-            "conversion_rate": Decimal(2) / 7,
-            "spend": Decimal("0.0012345678") * age,
-            "ecpm": Decimal("1.5"),
-            "updated_at": now,
-        }
-        for age in ages
-    ]
+    return [kpi_minute(campaign_id, age, now) for age in ages]
 
 
 @pytest.fixture

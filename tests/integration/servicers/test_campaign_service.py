@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime
 
 import grpc
 import pytest
@@ -19,6 +18,7 @@ from sqlalchemy import Engine, delete, insert
 from servers.campaign_service.server import build
 from servers.settings import Settings
 from servers.storage.schema import campaign_kpis
+from tests.fixtures.database import kpi_minute
 from tests.integration.servicers import inprocess, stored
 
 pytestmark = pytest.mark.integration
@@ -84,29 +84,13 @@ def test_list_campaigns_pages_through_a_filter_in_order(
     assert {page.total_size for page in got} == {3}
 
 
-def _kpi_row(campaign_id: str, age: int, now: datetime) -> dict[str, object]:
-    """_kpi_row is a KPI minute that began age minutes before now, as the stream writes it."""
-    return {
-        "campaign_id": campaign_id,
-        "minute": now - timedelta(minutes=age),
-        "impressions": 100 + age,
-        "clicks": 7,
-        "acquisitions": 2,
-        "ctr": Decimal(7) / (100 + age),
-        "conversion_rate": Decimal(2) / 7,
-        "spend": Decimal("0.0012345678") * age,
-        "ecpm": Decimal("1.5"),
-        "updated_at": now,
-    }
-
-
 @pytest.fixture
 def kpi_campaign(settings: Settings, database: Engine) -> Iterator[str]:
     """kpi_campaign is a stored campaign with KPI minutes 90, 30 and 5 minutes old."""
     campaign_id = stored.campaign(database, settings).spec.campaign_id
     now = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0)
     with database.begin() as connection:
-        rows = [_kpi_row(campaign_id, age, now) for age in (5, 90, 30)]
+        rows = [kpi_minute(campaign_id, age, now) for age in (5, 90, 30)]
         connection.execute(insert(campaign_kpis), rows)
     yield campaign_id
     with database.begin() as connection:
