@@ -12,27 +12,9 @@ from deploy.paths import FEED_CSV
 from servers.campaigns.feed import read_feed
 from servers.campaigns.model import CampaignSpec, Instruction
 from servers.campaigns.validation import validate_spec
+from tests.fixtures.campaigns import VALID_FIELDS
 
 FEED_PATH = FEED_CSV
-
-VALID_FIELDS: dict[str, Any] = {
-    "campaign_id": "8cf1b846-8f97-11f0-b7f6-0e087721c0e9",
-    "text": "Transmission Oil Cooler Assembly",
-    "category": "Tools & Hardware",
-    "keywords": "automotive,oils,fluids",
-    "target_gender": "F",
-    "target_age_range": {"start": "20", "end": "45"},
-    "target_city": "All",
-    "target_state": "All",
-    "target_country": "India",
-    "target_income_bucket": "M",
-    "target_device": "All",
-    "cpc": "0.00066",
-    "cpa": "0.0529",
-    "budget": "500",
-    "date_range": {"start": "2025-09-12", "end": "2025-09-13"},
-    "time_range": {"start": "5:00:00", "end": "18:00:00"},
-}
 
 
 @pytest.fixture(scope="session")

@@ -28,7 +28,7 @@ from servers.campaigns.validation import spec_fields, validate_spec
 from servers.campaigns.wire import decode_instruction, encode_instruction
 from servers.errors import ValidationError
 from servers.storage.schema import campaigns
-from tests.unit.servers.conftest import VALID_FIELDS
+from tests.fixtures.campaigns import VALID_FIELDS
 
 KOLKATA = ZoneInfo("Asia/Kolkata")
 NOW = datetime(2025, 9, 12, 4, 0, tzinfo=UTC)

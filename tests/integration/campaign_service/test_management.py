@@ -18,11 +18,10 @@ from servers.campaign_service.management import MAX_PAGE, QUEUED, CampaignManage
 from servers.campaigns.instructions import CampaignState
 from servers.campaigns.model import Action, Instruction, Status
 from servers.errors import NotFoundError, UnavailableError, ValidationError
-from tests.unit.servers.campaign_service.stand_ins import TOPIC, KeptPublisher
+from tests.integration.campaign_service.kept import CAMPAIGN_ID, CATEGORY, TOPIC, KeptPublisher
 
 Fields = Callable[..., dict[str, Any]]
 Stored = Callable[[Mapping[str, object]], CampaignState]
-CAMPAIGN_ID = "8cf1b846-8f97-11f0-b7f6-0e087721c0e9"  # the conftest's valid campaign
 
 
 class Encoder:
@@ -171,13 +170,13 @@ def test_get_reads_a_stored_campaign_with_no_feedback_yet_as_zero_totals(
 def test_pages_follow_their_tokens_to_the_last_page(
     management: CampaignManagement, fields: Fields, stored: Stored
 ) -> None:
-    ids = [f"campaign-{n}" for n in range(5)]
+    ids = [f"{CAMPAIGN_ID}-{n}" for n in range(5)]
     for campaign_id in ids:
         stored(fields(campaign_id=campaign_id))
     seen: list[str] = []
     token = ""
     while True:
-        page = asyncio.run(management.page("status=ACTIVE", "", 2, token))
+        page = asyncio.run(management.page(f"status=ACTIVE category={CATEGORY}", "", 2, token))
         assert page.total_size == 5
         seen += [report.record.state.spec.campaign_id for report in page.reports]
         token = page.next_page_token
@@ -208,7 +207,7 @@ def test_a_page_holds_at_most_max_page(
     management: CampaignManagement, fields: Fields, stored: Stored
 ) -> None:
     stored(fields())
-    page = asyncio.run(management.page("", "", MAX_PAGE * 10, ""))
+    page = asyncio.run(management.page(f"category={CATEGORY}", "", MAX_PAGE * 10, ""))
     assert len(page.reports) == 1 and page.next_page_token == ""
 
 

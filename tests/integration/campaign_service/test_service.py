@@ -21,10 +21,9 @@ from servers.campaigns.instructions import CampaignState
 from servers.campaigns.model import Action
 from servers.campaigns.wire import campaign_fields, decode_instruction
 from servers.errors import ValidationError
-from tests.unit.servers.campaign_service.stand_ins import TOPIC, TZ, KeptPublisher
+from tests.integration.campaign_service.kept import CAMPAIGN_ID, CATEGORY, TOPIC, TZ, KeptPublisher
 
 Stored = Callable[[Mapping[str, object]], CampaignState]
-CAMPAIGN_ID = "8cf1b846-8f97-11f0-b7f6-0e087721c0e9"  # the conftest's valid campaign
 
 
 def campaign(**overrides: Any) -> campaign_pb2.Campaign:
@@ -32,7 +31,7 @@ def campaign(**overrides: Any) -> campaign_pb2.Campaign:
     fields: dict[str, Any] = {
         "campaign_id": CAMPAIGN_ID,
         "text": "Transmission Oil Cooler Assembly",
-        "category": "Tools & Hardware",
+        "category": CATEGORY,
         "keywords": ["automotive", "oils", "fluids"],
         "target_gender": "F",
         "target_age_range": campaign_pb2.AgeRange(start=20, end=45),
