@@ -12,7 +12,7 @@ metrics port. One rule says where a metric is recorded:
   Ad Manager's consumer for the records it dead-letters and the consumers it replaces.
 
 A server whose workers are separate processes (the AdServer) exports their sum through
-prometheus_client's multiprocess mode (servers/adserving/exporter.py).
+prometheus_client's multiprocess mode (servers/exporter.py).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ RPC_SECONDS = Histogram(
 def serve(host: str, port: int) -> None:
     """serve exports this process's metrics over HTTP at http://host:port/metrics.
 
-    The AdServer's parent exports its workers' sum itself (servers/adserving/exporter.py).
+    The AdServer's parent exports its workers' sum itself (servers/exporter.py).
     """
     start_http_server(port, addr=host)
 

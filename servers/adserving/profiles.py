@@ -20,10 +20,10 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from servers import identifiers
-from servers.adserving.batches import Batcher
-from servers.adserving.refusals import blames_rows
 from servers.adserving.targeting import UserProfile
+from servers.batches import Batcher
 from servers.errors import UnavailableError
+from servers.storage.refusals import blames_rows
 from servers.storage.schema import users
 
 log = logging.getLogger(__name__)

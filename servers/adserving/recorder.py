@@ -28,9 +28,9 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from servers.ads import served
-from servers.adserving.batches import Batcher
-from servers.adserving.refusals import blames_rows
+from servers.batches import Batcher
 from servers.errors import UnavailableError
+from servers.storage.refusals import blames_rows
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,7 @@ from zoneinfo import ZoneInfo
 
 from adplatform.v1 import ad_server_pb2_grpc
 
-from servers import logs, runtime, settings
-from servers.adserving import exporter, workers
+from servers import exporter, logs, runtime, settings, workers
 from servers.adserving.auction import PricingMode
 from servers.adserving.profiles import Profiles
 from servers.adserving.recorder import Recorder

@@ -1,4 +1,4 @@
-"""Tests for servers.adserving.workers: dead workers are replaced, the budget ends it, stops."""
+"""Tests for servers.workers: dead workers are replaced, the budget ends it, stops."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from deploy.stack.net import free_port
 from deploy.stack.process import alive
-from servers.adserving.workers import RestartBudget, RestartPolicy
+from servers.workers import RestartBudget, RestartPolicy
 from tests.polling import eventually
 
 # Each worker listens on the shared port (SO_REUSEPORT) and answers a connection with its pid,
@@ -28,7 +28,7 @@ SUPERVISOR = """
 import os, signal, socket, sys
 from pathlib import Path
 from prometheus_client import Counter
-from servers.adserving import exporter, workers
+from servers import exporter, workers
 
 pids = Path(sys.argv[1])
 port, metrics_port, budget = (int(arg) for arg in sys.argv[2:5])

@@ -1,4 +1,4 @@
-"""Tests for servers.adserving.refusals: a row's fault is isolated, an outage is retried."""
+"""Tests for servers.storage.refusals: a row's fault is isolated, an outage is retried."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pymysql
 import pytest
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
-from servers.adserving.refusals import blames_rows
 from servers.errors import UnavailableError
+from servers.storage.refusals import blames_rows
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ Forking a replacement while the parent also exports metrics is safe because the 
 has a second thread. fork() copies only the calling thread: a lock another thread held at that
 moment (logging, stdio, prometheus_client's, the allocator's) would stay locked forever in the
 child. So the parent exports the workers' merged metrics from its own single-threaded loop — a
-selector over the exporter's socket and the signal wake-up pipe (servers/adserving/exporter.py)
+selector over the exporter's socket and the signal wake-up pipe (servers/exporter.py)
 — instead of prometheus_client's exporter thread, and never creates a gRPC object (gRPC starts
 threads of its own). Every fork, the tenth replacement as much as the first worker, starts from
 the state the first one had. Signals are blocked across fork() so a child never runs the

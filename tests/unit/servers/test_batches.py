@@ -1,4 +1,4 @@
-"""Tests for servers.adserving.batches: group commit and coalesced reads."""
+"""Tests for servers.batches: group commit and coalesced reads."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from servers.adserving.batches import Batcher
+from servers.batches import Batcher
 from servers.errors import UnavailableError
 
 
