@@ -6,7 +6,7 @@ Times in the table are naive UTC; the domain works with aware datetimes.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -142,6 +142,31 @@ def load_for_update(connection: Connection, campaign_id: str) -> CampaignState |
         .first()
     )
     return None if row is None else from_row(row).state
+
+
+def load_rows_for_update(
+    connection: Connection, campaign_ids: Collection[str]
+) -> dict[str, RowMapping]:
+    """load_rows_for_update reads campaigns' rows and locks them, in campaign id order.
+
+    One statement for a whole batch of charges. The rows are locked in one fixed order
+    (the primary key's), so two transactions locking overlapping sets never wait on each
+    other in a cycle: no deadlock. Rows are returned unparsed (from_row parses one), so a
+    row that does not parse fails only the charges to its own campaign.
+    """
+    if not campaign_ids:
+        return {}
+    rows = (
+        connection.execute(
+            select(campaigns)
+            .where(campaigns.c.campaign_id.in_(sorted(campaign_ids)))
+            .order_by(campaigns.c.campaign_id)
+            .with_for_update()
+        )
+        .mappings()
+        .all()
+    )
+    return {row["campaign_id"]: row for row in rows}
 
 
 def _upsert() -> Any:

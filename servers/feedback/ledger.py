@@ -1,35 +1,74 @@
-"""Ledger: records a feedback and charges its campaign in one MySQL transaction, once.
+"""Ledger: settles a batch of feedback in one MySQL transaction, each request id charged once.
 
-The feedback row's primary key is the request id, so a request id is charged at most once;
-a retry (or a concurrent duplicate) gets the first result back, marked duplicate. Charges
-lock the campaign row, so concurrent charges to one campaign serialise and the budget cap
-holds. The event for the archive is written to the outbox in the same transaction.
+Group commit (docs/design.md rule 6), as the served-ads writer does for rule 5: feedbacks that
+arrive together are settled together. One transaction per batch:
+
+1. one query reads the batch's served ads, joined with any earlier feedback for them;
+2. the campaigns the batch charges are locked with one SELECT ... FOR UPDATE, in campaign id
+   order, so two batches locking overlapping campaigns never deadlock (views charge nothing
+   and lock nothing);
+3. each feedback is settled in arrival order by the pure settlement.settle, a campaign's state
+   carried from one charge to the next, so the cap at the budget, INACTIVE at zero and the
+   slot draw-down hold within the batch as across batches;
+4. one multi-row INSERT into feedback, one into the outbox, one UPDATE per charged campaign,
+   one commit.
+
+Exactly once per request id: the feedback row's request id is unique. A duplicate inside the
+batch is answered the first's result, marked duplicate, and charges nothing; one settled by an
+earlier batch is found by the first query. A concurrent batch (another writer, another
+process) that settles the same request id first makes this batch's feedback INSERT fail on the
+key: the batch is rolled back and settled again in a new transaction, whose first query finds
+the winner's result (at most ATTEMPTS times; then the batcher isolates the row).
+
+No feedback fails another: an unknown request id is that feedback's NotFoundError; a Python
+error settling one (a campaign row that does not parse) is that feedback's error; a row MySQL
+refuses raises for the batch, which servers/batches.py then bisects down to that row.
+
+The outbox stays a second table, written with the feedback rows in the same transaction, so
+the relay (relay.py) is unchanged.
 
 The ledger is blocking I/O under the FeedbackService's flow object: FeedbackRecording
-(recording.py) runs each transaction on a ledger thread, bounds the wait and counts it.
+(recording.py) batches the feedback, bounds the wait and counts what was settled. Each writer
+thread keeps its own connection (no pool checkout and ping per batch).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+import logging
+import threading
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any, TypeAlias
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Engine, RowMapping, insert, select
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from servers.ads import served
 from servers.ads.charging import UserAction
 from servers.ads.served import ServedAd
 from servers.campaigns import store
+from servers.campaigns.instructions import CampaignState
 from servers.errors import NotFoundError
 from servers.feedback import outbox
 from servers.feedback.events import feedback_event
 from servers.feedback.feedback_request import FeedbackRequest
 from servers.feedback.settlement import settle
 from servers.money import ZERO, format_money
+from servers.storage.faults import mysql_error_number
+from servers.storage.refusals import blames_rows
 from servers.storage.schema import feedback, naive_utc, served_ads
+
+log = logging.getLogger(__name__)
+
+# ATTEMPTS bounds how often a batch is settled again after losing a race: another batch
+# committed one of its request ids first (duplicate key), or MySQL broke a lock cycle.
+ATTEMPTS = 3
+DUPLICATE_KEY = 1062
+DEADLOCK = 1213
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,43 +82,128 @@ class Recorded:
     duplicate: bool
 
 
+Outcome: TypeAlias = "Recorded | Exception"
+
+_SERVED_COLUMNS = tuple(served_ads.c[field.name] for field in fields(ServedAd))
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    """_Found is a served ad and, if an earlier batch settled its feedback, that result."""
+
+    ad: ServedAd
+    first: Recorded | None
+
+
+class _Settling:
+    """_Settling is one transaction's work: campaign states as charged so far, rows to write."""
+
+    def __init__(self, locked: Mapping[str, RowMapping]) -> None:
+        self.locked = locked
+        self.states: dict[str, CampaignState | Exception | None] = {}
+        self.charged: set[str] = set()  # campaigns whose state changed
+        self.feedback_rows: list[dict[str, Any]] = []
+        self.events: list[outbox.NewEvent] = []
+
+    def state(self, campaign_id: str) -> CampaignState | None:
+        """state is the campaign as this batch has charged it so far; None if its row is gone."""
+        if campaign_id not in self.states:
+            row = self.locked.get(campaign_id)
+            try:
+                self.states[campaign_id] = None if row is None else store.from_row(row).state
+            except Exception as error:  # this campaign's charges fail, no other's
+                self.states[campaign_id] = error
+        state = self.states[campaign_id]
+        if isinstance(state, Exception):
+            raise state
+        return state
+
+
 class Ledger:
-    """Ledger owns the feedback and charge transaction."""
+    """Ledger owns the feedback and charge transaction, one per batch."""
 
     def __init__(self, engine: Engine, tz: ZoneInfo) -> None:
         self.engine = engine
         self.tz = tz
+        self._local = threading.local()  # each writer thread's connection
+        self._connections: list[Connection] = []
+        self._lock = threading.Lock()
 
-    def submit(self, request: FeedbackRequest) -> Recorded:
-        """submit records the feedback and charges for it, or returns the first result.
+    def settle_batch(self, requests: Sequence[FeedbackRequest]) -> list[Outcome]:
+        """settle_batch records and charges requests in one transaction; an outcome each, in order.
 
-        request is checked and canonical (feedback_request.parse): its request id is the
-        one spelling stored, so every spelling a device sends finds the same first result.
+        requests are checked and canonical (feedback_request.parse): a request id is the one
+        spelling stored. An outcome is the Recorded result or the error of that request alone.
+        Raises when the batch as a whole could not be settled (rolled back): an error that
+        blames a row (servers.storage.refusals.blames_rows), for the batcher to isolate it, or
+        one that says MySQL is out of reach.
         """
-        try:
-            return self._submit(request.request_id, request.flags, request.action)
-        except IntegrityError:
-            # A concurrent submission of the same request id committed first.
-            with self.engine.connect() as connection:
-                first = _first_result(connection, request.request_id)
-            if first is None:
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                return self._settle(requests)
+            except DBAPIError as error:
+                if _lost_race(error) and attempt < ATTEMPTS:
+                    continue  # a concurrent batch committed first: settle again, fresh
+                if not blames_rows(error):
+                    self._drop_connection()
                 raise
-            return first
+            except SQLAlchemyError:
+                self._drop_connection()
+                raise
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
-    def _submit(self, request_id: str, flags: tuple[int, int, int], action: UserAction) -> Recorded:
+    def _settle(self, requests: Sequence[FeedbackRequest]) -> list[Outcome]:
+        """_settle is one attempt at the batch's transaction, committed when it returns."""
         now = datetime.now(UTC)
-        with self.engine.begin() as connection:
-            ad, first = _lookup(connection, request_id)
-            if ad is None:
-                raise NotFoundError("served ad", request_id)
-            if first is not None:
-                return first
-            spent = ZERO
+        connection = self._connection()
+        with connection.begin():
+            found = _lookup(connection, {request.request_id for request in requests})
+            charging = {
+                entry.ad.campaign_id
+                for request in requests
+                if request.action is not UserAction.VIEW
+                and (entry := found.get(request.request_id)) is not None
+                and entry.first is None
+            }
+            work = _Settling(store.load_rows_for_update(connection, charging))
+            outcomes: list[Outcome] = []
+            settled: dict[str, Outcome] = {}
+            for request in requests:
+                earlier = settled.get(request.request_id)
+                if earlier is None:
+                    outcome = self._settle_one(work, request, found.get(request.request_id), now)
+                    settled[request.request_id] = outcome
+                elif isinstance(earlier, Recorded):  # the same request id twice in one batch
+                    outcome = dataclasses.replace(earlier, duplicate=True)
+                else:
+                    outcome = earlier
+                outcomes.append(outcome)
+            if work.feedback_rows:
+                # Inserted in request id order: two batches holding the same ids take their
+                # key locks in one order, so the later waits and then fails on the key.
+                rows = sorted(work.feedback_rows, key=lambda row: str(row["request_id"]))
+                connection.execute(insert(feedback), rows)
+            outbox.enqueue(connection, work.events, now)
+            for campaign_id in sorted(work.charged):
+                state = work.states[campaign_id]
+                if isinstance(state, CampaignState):
+                    store.record_charge(connection, state, now)
+        return outcomes
+
+    def _settle_one(
+        self, work: _Settling, request: FeedbackRequest, entry: _Found | None, now: datetime
+    ) -> Outcome:
+        """_settle_one settles one feedback into work; its result, or its own error."""
+        if entry is None:
+            return NotFoundError("served ad", request.request_id)
+        if entry.first is not None:
+            return entry.first
+        ad, action = entry.ad, request.action
+        try:
+            spent, charged_state = ZERO, None
             if action is not UserAction.VIEW:  # a view costs nothing: no campaign lock needed
-                # A concurrent duplicate that charged first makes the feedback insert below
-                # fail on the request id, rolling this charge back (submit answers the first).
-                state = store.load_for_update(connection, ad.campaign_id)
-                if state is not None:
+                state = work.state(ad.campaign_id)
+                if state is not None:  # a campaign row gone: recorded at 0 (rule 6)
                     settlement = settle(
                         state,
                         action,
@@ -88,54 +212,86 @@ class Ledger:
                         now=now,
                         tz=self.tz,
                     )
-                    store.record_charge(connection, settlement.state, now)
-                    spent = settlement.expenditure
-            connection.execute(
-                insert(feedback).values(
-                    request_id=request_id,
-                    campaign_id=ad.campaign_id,
-                    user_id=ad.user_id,
-                    view=flags[0],
-                    click=flags[1],
-                    acquisition=flags[2],
-                    user_action=str(action),
-                    expenditure=spent,
-                    recorded_at=naive_utc(now),
-                )
-            )
-            event = feedback_event(ad, flags, action, format_money(spent), now)
-            outbox.enqueue(connection, request_id, ad.campaign_id, event.SerializeToString(), now)
-        return Recorded(request_id, ad.campaign_id, str(action), spent, duplicate=False)
+                    charged_state, spent = settlement.state, settlement.expenditure
+            event = feedback_event(ad, request.flags, action, format_money(spent), now)
+            payload = event.SerializeToString()
+        except Exception as error:  # this feedback fails alone; nothing of it is written
+            log.exception("feedback %s not settled", request.request_id)
+            return error
+        if charged_state is not None:
+            work.states[ad.campaign_id] = charged_state
+            work.charged.add(ad.campaign_id)
+        work.feedback_rows.append(
+            {
+                "request_id": request.request_id,
+                "campaign_id": ad.campaign_id,
+                "user_id": ad.user_id,
+                "view": request.view,
+                "click": request.click,
+                "acquisition": request.acquisition,
+                "user_action": str(action),
+                "expenditure": spent,
+                "recorded_at": naive_utc(now),
+            }
+        )
+        work.events.append(outbox.NewEvent(request.request_id, ad.campaign_id, payload))
+        return Recorded(request.request_id, ad.campaign_id, str(action), spent, duplicate=False)
+
+    def _connection(self) -> Connection:
+        """_connection is this writer thread's connection, opened on first use."""
+        connection: Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self.engine.connect()
+            self._local.connection = connection
+            with self._lock:
+                self._connections.append(connection)
+        return connection
+
+    def _drop_connection(self) -> None:
+        """_drop_connection closes this thread's connection; the next batch opens a new one."""
+        connection: Connection | None = getattr(self._local, "connection", None)
+        self._local.connection = None
+        if connection is not None:
+            with self._lock:
+                self._connections.remove(connection)
+            try:
+                connection.invalidate()
+                connection.close()
+            except SQLAlchemyError:
+                pass
+
+    def close(self) -> None:
+        """close closes the writers' connections (once no batch is in flight)."""
+        with self._lock:
+            connections, self._connections = self._connections, []
+        for connection in connections:
+            connection.close()
 
 
-def _lookup(connection: Connection, request_id: str) -> tuple[ServedAd | None, Recorded | None]:
-    """_lookup reads the served ad and any earlier result for its request id in one query."""
+def _lost_race(error: DBAPIError) -> bool:
+    """_lost_race is true when a concurrent transaction won: a duplicate key or a deadlock."""
+    return mysql_error_number(error) in (DUPLICATE_KEY, DEADLOCK)
+
+
+def _lookup(connection: Connection, request_ids: Collection[str]) -> dict[str, _Found]:
+    """_lookup reads the served ads of request_ids and any earlier results, in one query."""
     query = (
-        served.select_ad(request_id)
-        .add_columns(
+        select(
+            *_SERVED_COLUMNS,
             feedback.c.user_action.label("first_action"),
             feedback.c.expenditure.label("first_expenditure"),
         )
+        .select_from(served_ads)
         .outerjoin(feedback, feedback.c.request_id == served_ads.c.request_id)
+        .where(served_ads.c.request_id.in_(list(request_ids)))
     )
-    row = connection.execute(query).mappings().first()
-    if row is None:
-        return None, None
-    values = dict(row)
-    first_action, first_expenditure = values.pop("first_action"), values.pop("first_expenditure")
-    ad = served.from_row(values)
-    if first_action is None:
-        return ad, None
-    return ad, Recorded(request_id, ad.campaign_id, first_action, first_expenditure, True)
-
-
-def _first_result(connection: Connection, request_id: str) -> Recorded | None:
-    """_first_result is the recorded outcome of an earlier submission, as a duplicate."""
-    row = connection.execute(
-        select(feedback.c.campaign_id, feedback.c.user_action, feedback.c.expenditure).where(
-            feedback.c.request_id == request_id
-        )
-    ).first()
-    if row is None:
-        return None
-    return Recorded(request_id, row.campaign_id, row.user_action, row.expenditure, duplicate=True)
+    found: dict[str, _Found] = {}
+    for row in connection.execute(query).mappings():
+        values = dict(row)
+        action, expenditure = values.pop("first_action"), values.pop("first_expenditure")
+        ad = served.from_row(values)
+        first = None
+        if action is not None:
+            first = Recorded(ad.request_id, ad.campaign_id, action, expenditure, duplicate=True)
+        found[ad.request_id] = _Found(ad, first)
+    return found

@@ -30,15 +30,31 @@ class PendingEvent:
     event: bytes
 
 
-def enqueue(
-    connection: Connection, request_id: str, campaign_id: str, event: bytes, now: datetime
-) -> None:
-    """enqueue adds an event to the outbox inside the caller's transaction."""
-    connection.execute(
-        insert(feedback_outbox).values(
-            request_id=request_id, campaign_id=campaign_id, event=event, created_at=naive_utc(now)
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """NewEvent is a charge's event to be written to the outbox with it."""
+
+    request_id: str
+    campaign_id: str
+    event: bytes
+
+
+def enqueue(connection: Connection, events: Sequence[NewEvent], now: datetime) -> None:
+    """enqueue adds a batch's events to the outbox in one statement, in the caller's transaction."""
+    if events:
+        created_at = naive_utc(now)
+        connection.execute(
+            insert(feedback_outbox),
+            [
+                {
+                    "request_id": new.request_id,
+                    "campaign_id": new.campaign_id,
+                    "event": new.event,
+                    "created_at": created_at,
+                }
+                for new in events
+            ],
         )
-    )
 
 
 def claim(connection: Connection, limit: int) -> list[PendingEvent]:

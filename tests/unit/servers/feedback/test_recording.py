@@ -38,6 +38,12 @@ class FrozenLedger:
         self.committed: dict[str, Recorded] = {}
         self.silent = False  # True: a thawed call fails as a read timeout would
 
+    def settle_batch(self, requests: list[FeedbackRequest]) -> list[Recorded | Exception]:
+        return [self.submit(request) for request in requests]
+
+    def close(self) -> None:
+        pass
+
     def submit(self, request: FeedbackRequest) -> Recorded:
         self.started.append(request.request_id)
         self.thawed.wait(10)
@@ -62,7 +68,7 @@ def ledger() -> Iterator[FrozenLedger]:
 
 def _service(ledger: FrozenLedger, threads: int, **bounds: Any) -> FeedbackRecording:
     fake: Ledger = ledger  # type: ignore[assignment]
-    return FeedbackRecording(fake, lambda: None, threads=threads, **bounds)
+    return FeedbackRecording(fake, lambda: None, writers=threads, **bounds)
 
 
 async def _submit(service: FeedbackRecording, request_id: str) -> Recorded:
@@ -130,7 +136,7 @@ def test_a_charge_committed_after_its_device_gave_up_is_counted_and_wakes_the_re
 ) -> None:
     wakes: list[str] = []
     fake: Ledger = ledger  # type: ignore[assignment]
-    service = FeedbackRecording(fake, lambda: wakes.append("wake"), threads=1, default_patience=0.1)
+    service = FeedbackRecording(fake, lambda: wakes.append("wake"), writers=1, default_patience=0.1)
     clicks = _counted("adplatform_charges_total", {"action": "click"})
     spend = _counted("adplatform_spend_total")
 
@@ -149,7 +155,7 @@ def test_a_charge_committed_after_its_device_gave_up_is_counted_and_wakes_the_re
 def test_a_retry_is_counted_as_a_duplicate_not_as_a_charge(ledger: FrozenLedger) -> None:
     wakes: list[str] = []
     fake: Ledger = ledger  # type: ignore[assignment]
-    service = FeedbackRecording(fake, lambda: wakes.append("wake"), threads=1)
+    service = FeedbackRecording(fake, lambda: wakes.append("wake"), writers=1)
     ledger.thawed.set()
 
     async def run() -> None:
