@@ -37,6 +37,7 @@ _NUMBER_LIMITS: dict[str, tuple[float, float]] = {
     "device_rate_limit_burst": (1, 10**9),
     "spark_max_offsets_per_trigger": (1, 10**9),
     "adserver_workers": (1, 256),
+    "feedback_workers": (1, 256),
     "feedback_threads": (1, 1024),
     "max_inflight_rpcs": (0, 10**6),  # 0 turns the limit off
 }
@@ -186,6 +187,7 @@ class Settings(BaseSettings):
     pricing_mode: str = Field("second_price", description="second_price, or literal (compat)")
     adserver_workers: int = Field(2, description="AdServer processes sharing its port")
 
+    feedback_workers: int = Field(2, description="FeedbackService processes sharing its port")
     feedback_threads: int = 16
     max_inflight_rpcs: int = Field(
         2000, description="unary calls one server process runs at once; past it UNAVAILABLE; 0 off"

@@ -59,10 +59,11 @@ def _upstreams(settings: Settings) -> dict[str, int]:
     }
 
 
-# The AdServer's workers share one port (SO_REUSEPORT) and the kernel places each new
-# connection on one of them, so Envoy must open several: a few streams per connection, not
-# one connection per Envoy thread that might land both threads on the same worker.
-STREAMS_PER_CONNECTION = {"adserver": 2}
+# The AdServer's and the FeedbackService's workers share one port each (SO_REUSEPORT) and
+# the kernel places each new connection on one of them, so Envoy must open several: a few
+# streams per connection, not one connection per Envoy thread that might land both threads on
+# the same worker.
+STREAMS_PER_CONNECTION = {"adserver": 2, "feedback-service": 2}
 
 # RESPONSE_BUFFER_BYTES is the listener's buffer per connection, which also bounds the response
 # the transcoder holds while turning it into JSON: a 1,000-campaign page is ~600 KiB, and

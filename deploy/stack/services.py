@@ -71,15 +71,13 @@ class CampaignServer(GrpcService):
         return self.settings.campaign_metrics_port
 
 
-class AdServerProcess(GrpcService):
-    """AdServerProcess runs the AdServer auction for devices."""
+class WorkersService(GrpcService):
+    """WorkersService is a server whose parent forks workers sharing its port (servers/workers.py).
 
-    name = "adserver"
-    module = "servers.adserving.server"
-
-    def port(self) -> int:
-        """port is ADPLATFORM_ADSERVER_PORT."""
-        return self.settings.adserver_port
+    The workers record metrics into files in metrics_dir (prometheus_client multiprocess mode)
+    and the parent exports their sum on the metrics port. The stack supervises the parent, so
+    its PID is the part's; the parent replaces a dead worker itself.
+    """
 
     @property
     def metrics_dir(self) -> Path:
@@ -96,12 +94,23 @@ class AdServerProcess(GrpcService):
         argv, env = super().command()
         return argv, {**env, "PROMETHEUS_MULTIPROC_DIR": str(self.metrics_dir)}
 
+
+class AdServerProcess(WorkersService):
+    """AdServerProcess runs the AdServer auction for devices."""
+
+    name = "adserver"
+    module = "servers.adserving.server"
+
+    def port(self) -> int:
+        """port is ADPLATFORM_ADSERVER_PORT."""
+        return self.settings.adserver_port
+
     def metrics_port(self) -> int:
         """metrics_port is ADPLATFORM_ADSERVER_METRICS_PORT."""
         return self.settings.adserver_metrics_port
 
 
-class FeedbackServer(GrpcService):
+class FeedbackServer(WorkersService):
     """FeedbackServer runs FeedbackService, which charges budgets."""
 
     name = "feedback-service"

@@ -1,16 +1,23 @@
 """FeedbackService server process: `python -m servers.feedback.server`.
 
-Serves SubmitFeedback (service.py translates, recording.py runs it through the ledger) and
-runs the outbox relay that publishes charged feedback to Kafka.
+Forks settings.feedback_workers workers (servers/workers.py) that share the port
+(SO_REUSEPORT), so charging uses every core. Each worker serves SubmitFeedback (service.py
+translates, recording.py runs it through the ledger) and runs its own outbox relay, which
+publishes charged feedback to Kafka: relays claim with SKIP LOCKED (outbox.py), so several
+never publish one event at once, and a worker's charges wake its own relay at once. The
+ledger's transaction is what keeps a request id charged once across workers (docs/design.md
+rule 6). A worker that dies is replaced while the others serve; the parent exports the
+workers' merged metrics (servers/exporter.py).
 """
 
 from __future__ import annotations
 
+import sys
 from zoneinfo import ZoneInfo
 
 from adplatform.v1 import feedback_service_pb2_grpc
 
-from servers import runtime, settings
+from servers import exporter, logs, runtime, settings, workers
 from servers.feedback.ledger import Ledger
 from servers.feedback.recording import FeedbackRecording
 from servers.feedback.relay import Relay
@@ -19,15 +26,15 @@ from servers.storage.db import engine
 
 
 def build(config: settings.Settings) -> runtime.ServerSpec:
-    """build assembles FeedbackService and its relay over one connection pool."""
+    """build assembles one worker: FeedbackService and its relay over one connection pool."""
     database = engine(config.database_url, pool_size=config.feedback_threads)
     relay = Relay(database, config.bootstrap_servers, config.feedback_topic)
     ledger = Ledger(database, ZoneInfo(config.timezone))
-    recording = FeedbackRecording(ledger, relay.wake.set, threads=config.feedback_threads)
+    recording = FeedbackRecording(ledger, relay.wake.set)
     servicer = FeedbackService(recording)
 
     async def close() -> None:
-        recording.close()
+        await recording.close()
         database.dispose()
 
     service = runtime.Service(
@@ -42,9 +49,37 @@ def build(config: settings.Settings) -> runtime.ServerSpec:
         services=[service],
         background=[runtime.in_thread(relay.run, on_stop=relay.wake.set)],
         on_stop=[close],
-        metrics_port=config.feedback_metrics_port,
+        reuse_port=True,
     )
 
 
+def main() -> int:
+    """main checks the configuration, then forks and supervises the workers."""
+    config = settings.load()
+    logs.configure("feedback-service", config.log_level)
+    if config.feedback_workers < 1:
+        raise SystemExit("feedback-service: feedback_workers must be at least 1")
+    # The workers record metrics into files under the stack's PROMETHEUS_MULTIPROC_DIR; the
+    # parent exports their sum on the one metrics port, from its own loop (no thread: it forks
+    # replacement workers, see servers/workers.py).
+    try:
+        merged = exporter.MergedExporter(config.host, config.feedback_metrics_port)
+    except OSError as error:
+        raise SystemExit(
+            f"feedback-service: cannot export metrics on {config.host}:"
+            f"{config.feedback_metrics_port} ({error.strerror})"
+        ) from None
+    try:
+        return workers.supervise(
+            config.feedback_workers,
+            lambda: runtime.run("feedback-service", build, config),
+            grace_seconds=config.shutdown_grace_seconds + 2,
+            exporters=[merged],
+            on_exit=exporter.mark_dead,
+        )
+    finally:
+        merged.close()
+
+
 if __name__ == "__main__":
-    runtime.run("feedback-service", build, settings.load())
+    sys.exit(main())

@@ -133,6 +133,7 @@ DOCUMENTED: dict[str, tuple[dict[str, Any], list[str]]] = {
     "device_rate_limit_burst": ({"1": 1}, ["0", "-1"]),
     "spark_max_offsets_per_trigger": ({"1": 1}, ["0"]),
     "adserver_workers": ({"1": 1, "4": 4}, ["0", "-1", "100000"]),
+    "feedback_workers": ({"1": 1, "2": 2}, ["0", "-1", "1.5", "100000"]),
     "feedback_threads": ({"16": 16}, ["0"]),
     "timezone": (
         {"Asia/Kolkata": "Asia/Kolkata", "UTC": "UTC", "America/New_York": "America/New_York"},
@@ -224,6 +225,7 @@ def test_a_refused_mysql_url_does_not_print_its_password() -> None:
         ('cpm_cpc_weight = "nan"', "cpm_cpc_weight"),
         ("topic_partitions = [6]", "topic_partitions"),
         ("adserver_workers = 0", "adserver_workers"),
+        ("feedback_workers = 0", "feedback_workers"),
         ("mysql_url = { host = 'h' }", "mysql_url"),
     ],
 )
