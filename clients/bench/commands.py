@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from clients.bench import feedback, pipeline, serve
+from clients.bench import ads, feedback, pipeline, serve
 
 
 def register(areas: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -15,3 +15,4 @@ def register(areas: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     serve.register(commands)
     feedback.register(commands)
     pipeline.register(commands)
+    ads.register(commands)

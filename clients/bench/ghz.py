@@ -9,8 +9,6 @@ toolchain into .tools/bin on first use (about two minutes), not by the bootstrap
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,7 +17,7 @@ from typing import Any
 from google.protobuf import descriptor_pb2
 from google.protobuf.descriptor import FileDescriptor
 
-from clients.bench.loadgen import OVERRUN_SECONDS, Measurement
+from clients.bench.loadgen import OVERRUN_SECONDS, Measurement, go_build
 from deploy.paths import TOOLS_DIR
 from deploy.stack.errors import StackError
 
@@ -29,21 +27,7 @@ GHZ = TOOLS_DIR / "bin" / "ghz"
 
 def ensure_ghz(say: Any = print) -> Path:
     """ensure_ghz returns the ghz binary, building it with `go install` the first time."""
-    if GHZ.exists():
-        return GHZ
-    go = shutil.which("go") or (
-        "/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists() else None
-    )
-    if go is None:
-        raise StackError("ghz needs Go to build once (install golang) or put ghz in .tools/bin")
-    say(f"building ghz ({GHZ_MODULE}) into {GHZ.parent}, once …")
-    env = {**os.environ, "GOBIN": str(GHZ.parent), "GOFLAGS": "-mod=mod"}
-    result = subprocess.run(
-        [go, "install", GHZ_MODULE], env=env, capture_output=True, text=True, check=False
-    )
-    if result.returncode != 0 or not GHZ.exists():
-        raise StackError(f"building ghz failed: {result.stderr.strip()[-800:]}")
-    return GHZ
+    return go_build(GHZ, ["install", GHZ_MODULE], say)
 
 
 def write_protoset(path: Path, *files: FileDescriptor) -> Path:

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from typing import Any
 from deploy.stack.errors import StackError
 
 OVERRUN_SECONDS = 30  # beyond warm-up + duration before a generator is killed
+GO_FALLBACK = "/usr/local/go/bin/go"  # where the Go tarball installs when not on PATH
 
 # WRK_SCRIPT cycles through the bodies (one JSON document per line of the file given after
 # `--`), each thread from its own offset, and prints the summary as one JSON line.
@@ -115,6 +117,31 @@ def _binary(name: str, package: str) -> str:
     if found is None:
         raise StackError(f"{name} not found: install {package} (deploy/bootstrap.sh does)")
     return found
+
+
+def go_build(
+    binary: Path, argv: Sequence[str], say: Callable[[str], None], cwd: Path | None = None
+) -> Path:
+    """go_build returns binary, running the Go toolchain's argv (GOBIN: its folder) if absent.
+
+    The Go load generators are built once on first use (.tools/bin), not by the bootstrap.
+    """
+    if binary.exists():
+        return binary
+    go = shutil.which("go") or (GO_FALLBACK if Path(GO_FALLBACK).exists() else None)
+    if go is None:
+        raise StackError(
+            f"{binary.name} needs Go to build once (install golang) or put it in {binary.parent}"
+        )
+    say(f"building {binary.name} into {binary.parent}, once …")
+    binary.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "GOBIN": str(binary.parent), "GOFLAGS": "-mod=mod"}
+    result = subprocess.run(
+        [go, *argv], cwd=cwd, env=env, capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0 or not binary.exists():
+        raise StackError(f"building {binary.name} failed: {result.stderr.strip()[-800:]}")
+    return binary
 
 
 def _finish(processes: Sequence[subprocess.Popen[bytes]], timeout: float) -> None:

@@ -1,0 +1,3 @@
+module adplatform/clients/bench/adsload
+
+go 1.22
