@@ -6,13 +6,15 @@ POST /ad/{request_id}/feedback. Both raise TransientError for errors a device sh
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Protocol
-from urllib.parse import quote
+from itertools import product
+from typing import Any, Protocol
+from urllib.parse import quote, urlencode
 
+import aiohttp
 import grpc
-import httpx
 from adplatform.v1 import (
     ad_server_pb2,
     ad_server_pb2_grpc,
@@ -30,6 +32,12 @@ RETRYABLE_CODES = {
     grpc.StatusCode.ABORTED,
 }
 RETRYABLE_HTTP = {429, 502, 503, 504}
+JSON_HEADERS = {"Content-Type": "application/json"}
+# every (view, click, acquisition) a device can report, its JSON body encoded once
+FEEDBACK_BODIES = {
+    flags: json.dumps(dict(zip(("view", "click", "acquisition"), flags, strict=True))).encode()
+    for flags in product((0, 1), repeat=3)
+}
 
 
 class TransientError(Exception):
@@ -118,37 +126,59 @@ def _classify(error: grpc.aio.AioRpcError) -> Exception:
 
 
 class EnvoyTransport:
-    """EnvoyTransport calls the classic JSON routes through Envoy, as devices in the field do."""
+    """EnvoyTransport calls the classic JSON routes through Envoy, as devices in the field do.
+
+    aiohttp's pool keeps up to `connections` HTTP/1.1 connections alive (one per device at
+    once); with its C parser and the feedback bodies encoded once, a whole ad costs the
+    client about 0.5-1 ms of CPU (httpx: 10-17 ms), so the platform, not the client, sets
+    the rate.
+    """
 
     def __init__(self, settings: Settings, connections: int) -> None:
-        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-        self.client = httpx.AsyncClient(base_url=settings.envoy_url, timeout=TIMEOUT, limits=limits)
+        self.base = settings.envoy_url
+        self._session: aiohttp.ClientSession | None = None
+        self.connections = connections
 
-    async def _json(self, method: str, path: str, body: object = None) -> dict[str, object]:
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        """session is the connection pool, made inside the running event loop on first use."""
+        if self._session is None:
+            connector = aiohttp.TCPConnector(
+                limit=self.connections, limit_per_host=self.connections, ttl_dns_cache=None
+            )
+            self._session = aiohttp.ClientSession(
+                self.base,
+                connector=connector,
+                timeout=aiohttp.ClientTimeout(total=TIMEOUT),
+                skip_auto_headers=("User-Agent",),
+            )
+        return self._session
+
+    async def _json(self, method: str, path: str, body: bytes | None = None) -> dict[str, Any]:
+        headers = JSON_HEADERS if body is not None else None
         try:
-            reply = await self.client.request(method, path, json=body)
-        except httpx.TransportError as error:
+            async with self.session.request(method, path, data=body, headers=headers) as reply:
+                content = await reply.read()
+                status = reply.status
+        except (aiohttp.ClientError, TimeoutError) as error:
             raise TransientError(f"{type(error).__name__}: {error}") from error
-        if reply.status_code in RETRYABLE_HTTP:
-            raise TransientError(f"HTTP {reply.status_code}: {reply.text[:200]}")
-        if reply.status_code != 200:
-            raise RuntimeError(f"HTTP {reply.status_code}: {reply.text[:200]}")
-        document: dict[str, object] = reply.json()
+        if status in RETRYABLE_HTTP:
+            raise TransientError(f"HTTP {status}: {content[:200]!r}")
+        if status != 200:
+            raise RuntimeError(f"HTTP {status}: {content[:200]!r}")
+        document: dict[str, Any] = json.loads(content)
         return document
 
     async def serve(self, user_id: str, device_type: str, city: str, state: str) -> Ad:
         """serve calls GET /ad/user/{user_id}/serve."""
-        query = httpx.QueryParams(device_type=device_type, city=city, state=state)
+        query = urlencode({"device_type": device_type, "city": city, "state": state})
         body = await self._json("GET", f"/ad/user/{quote(user_id, safe='')}/serve?{query}")
         return Ad(str(body["request_id"]), str(body["campaign_id"]), str(body["text"]))
 
     async def feedback(self, request_id: str, flags: tuple[int, int, int]) -> Receipt:
         """feedback calls POST /ad/{request_id}/feedback."""
-        view, click, acquisition = flags
         body = await self._json(
-            "POST",
-            f"/ad/{quote(request_id, safe='')}/feedback",
-            {"view": view, "click": click, "acquisition": acquisition},
+            "POST", f"/ad/{quote(request_id, safe='')}/feedback", FEEDBACK_BODIES[flags]
         )
         return Receipt(
             str(body["campaign_id"]),
@@ -159,4 +189,5 @@ class EnvoyTransport:
 
     async def close(self) -> None:
         """close closes the connection pool."""
-        await self.client.aclose()
+        if self._session is not None:
+            await self._session.close()
