@@ -10,6 +10,9 @@ from pathlib import Path
 
 from servers.settings import Settings
 
+# devices at once by default: enough for several hundred whole ads a second while a serve and
+# its feedback take up to about 100 ms together (a device waits for each answer)
+DEVICES = 64
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h)?$")
 
 
@@ -94,7 +97,12 @@ def register(areas: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--rate", type=float, default=50.0, help="ad requests per second, open loop (default 50)"
     )
     pace.add_argument("--max", action="store_true", help="closed loop, as fast as it answers")
-    simulate_.add_argument("--concurrency", type=int, default=16, help="devices at once")
+    simulate_.add_argument(
+        "--concurrency",
+        type=int,
+        default=DEVICES,
+        help=f"devices at once (default {DEVICES}): a rate needs rate x pair latency of them",
+    )
     simulate_.add_argument(
         "--via",
         choices=("envoy", "grpc"),
