@@ -27,6 +27,7 @@ import hashlib
 import json
 import os
 import random
+import resource
 import subprocess
 import tempfile
 import time
@@ -127,6 +128,9 @@ def summarise(raw: Mapping[str, Any]) -> dict[str, Any]:
         "fill_rate": raw["filled"] / raw["served"] if raw["served"] else 0.0,
         "errors": raw["serve_errors"] + raw["feedback_errors"],
         "unacknowledged": len(raw["uncharged"]),  # feedback refused on every attempt
+        "client_cpu_ms_per_whole_ad": 1000
+        * raw.get("cpu_seconds", 0.0)
+        / max(len(raw["charges"]), 1),
         "error_samples": raw["error_samples"],
         "calls": [asdict(call) | {"throughput": call.throughput} for call in calls],
     }
@@ -289,10 +293,11 @@ def baselines(
 
 
 def whole_ads(binary: Path, the_plan: Mapping[str, Any], workdir: Path) -> dict[str, Any]:
-    """whole_ads runs adsload on the plan; returns its raw result."""
+    """whole_ads runs adsload on the plan; returns its raw result and the CPU it spent."""
     plan_file, result_file = workdir / "ads-plan.json", workdir / "ads-result.json"
     plan_file.write_text(json.dumps(the_plan))
     bound = the_plan["warmup_seconds"] + the_plan["seconds"] + loadgen.OVERRUN_SECONDS
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
         done = subprocess.run(
             [str(binary), str(plan_file), str(result_file)],
@@ -305,7 +310,9 @@ def whole_ads(binary: Path, the_plan: Mapping[str, Any], workdir: Path) -> dict[
         raise StackError(f"adsload ran over its {bound:.0f}s bound") from None
     if done.returncode != 0:
         raise StackError(f"adsload failed: {done.stderr.strip()[-500:]}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # adsload's own, once reaped
     raw: dict[str, Any] = json.loads(result_file.read_text())
+    raw["cpu_seconds"] = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     return raw
 
 
@@ -403,7 +410,8 @@ def _print_report(console: Any, result: dict[str, Any]) -> None:
         f"fill rate {result['fill_rate']:.0%}; "
         f"{ratios['whole_ads_vs_noop']:.0%} of the no-op, "
         f"{ratios['whole_ads_vs_serve_alone']:.0%} of ServeAd alone "
-        f"(ServeAd in the loop: {ratios['loop_serve_vs_serve_alone']:.0%} of alone)"
+        f"(ServeAd in the loop: {ratios['loop_serve_vs_serve_alone']:.0%} of alone); "
+        f"the load generator spent {result['client_cpu_ms_per_whole_ad']:.2f} ms CPU a whole ad"
     )
     met = result["met"]
     for label, ok, target in (

@@ -70,8 +70,20 @@ const (
 	retryDelay       = time.Second
 )
 
-// errRetry marks an answer that asks the device to try again (503, 504).
-var errRetry = errors.New("retry")
+// refusal is an answer other than 200; 503 and 504 ask the device to try again.
+type refusal struct {
+	url    string
+	status int
+	text   []byte
+}
+
+func (r *refusal) Error() string {
+	return fmt.Sprintf("%s: HTTP %d: %.200s", r.url, r.status, r.text)
+}
+
+func (r *refusal) retryable() bool {
+	return r.status == http.StatusServiceUnavailable || r.status == http.StatusGatewayTimeout
+}
 
 type device struct {
 	plan   *Plan
@@ -99,11 +111,7 @@ func (d *device) post(url string, body []byte, answer any) error {
 		return err
 	}
 	if response.StatusCode != http.StatusOK {
-		err := fmt.Errorf("%s: HTTP %d: %.200s", url, response.StatusCode, text)
-		if response.StatusCode == http.StatusServiceUnavailable || response.StatusCode == http.StatusGatewayTimeout {
-			err = errors.Join(errRetry, err)
-		}
-		return err
+		return &refusal{url, response.StatusCode, text}
 	}
 	return json.Unmarshal(text, answer)
 }
@@ -174,7 +182,8 @@ func (d *device) charge(requestID string, feedback []byte) (Charge, bool) {
 		d.result.FeedbackErrors++
 		d.fail(err)
 		var transport net.Error
-		retryable := errors.Is(err, errRetry) || errors.As(err, &transport)
+		var refused *refusal
+		retryable := errors.As(err, &transport) || errors.As(err, &refused) && refused.retryable()
 		if !retryable || attempt == feedbackAttempts {
 			return Charge{}, false
 		}

@@ -30,6 +30,7 @@ def _raw(**changes: object) -> dict[str, object]:
         "charges": [],
         "uncharged": [],
         "error_samples": [],
+        "cpu_seconds": 0.004,
     }
     return raw | changes
 
@@ -60,6 +61,11 @@ def test_the_summary_counts_whole_ads_fill_and_each_calls_percentiles() -> None:
     assert (serve["p50_ms"], serve["p99_ms"]) == (5.0, 10.0)  # nearest rank
     assert (feedback["p50_ms"], pair["p50_ms"], pair["p99_ms"]) == (2.0, 3.0, 9.0)
     assert summary["errors"] == 0
+
+
+def test_the_generators_cpu_is_shared_over_every_acknowledged_feedback() -> None:
+    charges = [{"request_id": str(n), "expenditure": "0.0001"} for n in range(8)]
+    assert summarise(_raw(charges=charges))["client_cpu_ms_per_whole_ad"] == 0.5
 
 
 def test_errors_of_either_call_are_errors_of_the_pair() -> None:
