@@ -19,7 +19,7 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy.exc import OperationalError
 
-from servers.errors import UnavailableError
+from servers.errors import NotFoundError, UnavailableError
 from servers.feedback import feedback_request
 from servers.feedback.feedback_request import FeedbackRequest
 from servers.feedback.ledger import Ledger, Recorded
@@ -233,3 +233,46 @@ def test_a_call_without_a_deadline_waits_the_default_one_with_its_own_deadline_l
     assert patience(None) == PATIENCE
     assert patience(10.0) == 10.0 - DEADLINE_MARGIN
     assert patience(0.2) == 0.0  # already as good as gone: refused rather than left to expire
+
+
+class MixedLedger:
+    """MixedLedger settles a batch as the ledger does when one feedback names no served ad."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+
+    def settle_batch(self, requests: list[FeedbackRequest]) -> list[Recorded | Exception]:
+        self.batches.append([request.request_id for request in requests])
+        return [
+            NotFoundError("served ad", request.request_id)
+            if request.request_id == REQUEST_IDS[1]
+            else Recorded(request.request_id, "c1", "click", Decimal("0.002"), duplicate=False)
+            for request in requests
+        ]
+
+    def close(self) -> None:
+        pass
+
+
+def test_feedback_that_arrives_together_is_one_batch_and_one_failure_fails_only_its_caller() -> (
+    None
+):
+    mixed = MixedLedger()
+    fake: Ledger = mixed  # type: ignore[assignment]
+    wakes: list[str] = []
+    service = FeedbackRecording(fake, lambda: wakes.append("wake"), linger=0.05)
+    clicks = _counted("adplatform_charges_total", {"action": "click"})
+
+    async def run() -> list[Recorded | BaseException]:
+        calls = (_submit(service, request_id) for request_id in REQUEST_IDS[:3])
+        try:
+            return await asyncio.gather(*calls, return_exceptions=True)
+        finally:
+            await service.close()
+
+    first, missing, third = asyncio.run(run())
+    assert mixed.batches == [REQUEST_IDS[:3]]  # one transaction for the three
+    assert isinstance(missing, NotFoundError)
+    assert isinstance(first, Recorded) and isinstance(third, Recorded)
+    assert _counted("adplatform_charges_total", {"action": "click"}) == clicks + 2
+    assert wakes == ["wake"]  # once per batch that charged
