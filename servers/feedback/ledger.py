@@ -25,7 +25,11 @@ error settling one (a campaign row that does not parse) is that feedback's error
 refuses raises for the batch, which servers/batches.py then bisects down to that row.
 
 The outbox stays a second table, written with the feedback rows in the same transaction, so
-the relay (relay.py) is unchanged.
+the relay (relay.py) is unchanged: it is cheap. Measured on the stack's MariaDB (batches of
+500 clicks over 4 campaigns, 16 rounds alternating with and without the outbox INSERT, load
+average 48 on 2 cores): the INSERT itself took a median 13 ms of a 263 ms transaction (5%),
+MariaDB's CPU 25 against 20 ms a batch (0.01 ms a feedback). Making the feedback row the
+event would spare that and cost the relay a scan of the feedback table for what is unsent.
 
 The ledger is blocking I/O under the FeedbackService's flow object: FeedbackRecording
 (recording.py) batches the feedback, bounds the wait and counts what was settled. Each writer
