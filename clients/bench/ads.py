@@ -13,7 +13,7 @@ request mix of mix.py, it measures back to back:
    simulator's actions (a view always, an acquisition and a click by the user's age weight),
    then asks again.
 
-Then it waits for the pipeline (outbox → Kafka → Spark writer → Hive) and checks the books
+Then it waits for the pipeline (Kafka → Spark writer → Hive) and checks the books
 for its own traffic: Σ acknowledged expenditure = Σ the feedback table's expenditure for its
 request ids (= the campaigns' Δspent when nobody else charged meanwhile) = Σ Hive billed for
 its request ids. Exits 1 when they differ. Its charged ads are real business and stay (served
