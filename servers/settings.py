@@ -187,7 +187,7 @@ class Settings(BaseSettings):
     pricing_mode: str = Field("second_price", description="second_price, or literal (compat)")
     adserver_workers: int = Field(2, description="AdServer processes sharing its port")
 
-    feedback_workers: int = Field(2, description="FeedbackService processes sharing its port")
+    feedback_workers: int = Field(1, description="FeedbackService processes sharing its port")
     feedback_threads: int = 16
     max_inflight_rpcs: int = Field(
         2000, description="unary calls one server process runs at once; past it UNAVAILABLE; 0 off"

@@ -1,21 +1,26 @@
-"""The FeedbackService's workers on the stack: both serve one port, and money is charged once.
+"""The FeedbackService's workers: both serve one port, and money is charged once across them.
 
 The FeedbackService forks settings.feedback_workers workers that share its port
-(servers/workers.py); the kernel spreads connections over them. These tests open many
-connections of their own, so both workers hold some, and check what must hold across
-processes: a request id submitted at once over every connection (so both workers race for it)
-is charged once, and a worker SIGKILLed under load is replaced by the parent while devices
-retry its dropped calls — Σ acknowledged = Σ spent, every event on Kafka, nothing else died.
+(servers/workers.py); the kernel spreads connections over them. The first test runs a
+FeedbackService of its own with two workers on the stack's MariaDB and Kafka, whatever the
+stack's setting, and opens many connections so both workers hold some: a request id submitted
+at once over every connection (so both workers race for it) is charged once. The second
+SIGKILLs a worker of the stack's FeedbackService under load: the parent replaces it while
+devices retry its dropped calls — Σ acknowledged = Σ spent, every event on Kafka, and nothing
+else died.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -25,6 +30,8 @@ from adplatform.v1 import feedback_service_pb2, feedback_service_pb2_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sqlalchemy import Engine
 
+from deploy.stack.net import free_port
+from deploy.stack.services import check_health
 from servers.settings import Settings
 from tests.fixtures.database import feedback_count, money
 from tests.integration import campaigns, parts, served
@@ -36,6 +43,7 @@ pytestmark = pytest.mark.integration
 CONNECTIONS = 16  # all on one of two workers by chance: 2 in 2^16
 REQUESTS = 12  # request ids, each submitted once over every connection at the same moment
 TCP_ESTABLISHED = "01"
+START_SECONDS = 90.0
 
 
 def _workers(parent: int) -> set[int]:
@@ -73,6 +81,66 @@ def _connections(pid: int, port: int) -> int:
     return count
 
 
+@dataclass(frozen=True)
+class Running:
+    """Running is a FeedbackService the test started: its settings and its parent's PID."""
+
+    settings: Settings
+    parent: int
+
+
+@pytest.fixture(scope="module")
+def two_workers(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    """two_workers runs a FeedbackService with two workers beside the stack's own.
+
+    It charges into the stack's MariaDB and its relays publish to the stack's Kafka, beside
+    the stack's FeedbackService and its relays (they claim with SKIP LOCKED).
+    """
+    settings = stack.model_copy(
+        update={
+            "feedback_port": free_port(),
+            "feedback_metrics_port": free_port(),
+            "feedback_addr": None,
+            "feedback_workers": 2,
+        }
+    )
+    run_dir = tmp_path_factory.mktemp("feedback-workers")
+    (run_dir / "metrics").mkdir()
+    log_file = run_dir / "feedback-service.log"
+    env = {
+        **os.environ,
+        **settings.child_environment(),
+        "PROMETHEUS_MULTIPROC_DIR": str(run_dir / "metrics"),
+    }
+    with log_file.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "servers.feedback.server"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=run_dir,
+        )
+    try:
+
+        def serving() -> bool:
+            assert process.poll() is None, log_file.read_text()[-2000:]
+            try:
+                healthy = check_health(settings.feedback_target)
+            except grpc.RpcError:
+                return False  # not listening yet
+            return healthy and len(_workers(process.pid)) == 2
+
+        eventually(serving, timeout=START_SECONDS, interval=0.2)
+        yield Running(settings, process.pid)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
 @contextmanager
 def _channels(stack: Settings, count: int) -> Iterator[list[grpc.Channel]]:
     """_channels are count channels to the FeedbackService, each on a connection of its own.
@@ -95,15 +163,15 @@ def _channels(stack: Settings, count: int) -> Iterator[list[grpc.Channel]]:
 
 
 def test_both_workers_hold_connections_and_a_raced_request_id_is_charged_once(
-    stack: Settings, database: Engine
+    stack: Settings, database: Engine, two_workers: Running
 ) -> None:
-    workers = _workers(_parent(stack))
-    assert len(workers) == stack.feedback_workers >= 2
+    workers = _workers(two_workers.parent)
     campaign = campaigns.create(stack, budget="10", cpa="0.05")
     request_ids = served.serve(stack, campaign, count=REQUESTS, auction_cpa="0.05")
 
-    with _channels(stack, CONNECTIONS) as channels:
-        held = {pid: _connections(pid, stack.feedback_port) for pid in workers}
+    with _channels(two_workers.settings, CONNECTIONS) as channels:
+        port = two_workers.settings.feedback_port
+        held = {pid: _connections(pid, port) for pid in workers}
         assert all(held[pid] > 0 for pid in workers), f"connections by worker: {held}"
         stubs = [feedback_service_pb2_grpc.FeedbackServiceStub(channel) for channel in channels]
         replies: list[feedback_service_pb2.SubmitFeedbackResponse] = []
@@ -144,7 +212,7 @@ def _worker_killed_and_replaced(stack: Settings) -> Callable[[], None]:
         before = parts.processes(stack)
         parent = _parent(stack)
         workers = _workers(parent)
-        assert len(workers) == stack.feedback_workers >= 2
+        assert len(workers) == stack.feedback_workers
         victim = min(workers)
         os.kill(victim, signal.SIGKILL)
 
@@ -153,7 +221,7 @@ def _worker_killed_and_replaced(stack: Settings) -> Callable[[], None]:
             return now - workers if len(now) == len(workers) and victim not in now else set()
 
         replacement = eventually(replaced, timeout=15)
-        # Nothing else died: not the FeedbackService's parent, not its other worker, no part.
+        # Nothing else died: not the FeedbackService's parent, nor its other workers, nor a part.
         parts.unchanged_except(stack, before)
         assert _workers(parent) == (workers - {victim}) | replacement
 
