@@ -5,9 +5,9 @@ campaigns and served ads the test stores itself (tests/integration/servicers/sto
 is tested is what docs/design.md rule 6 promises of a batch: each request id charged once,
 whether it repeats inside one batch, across batches or across processes settling at the
 same time; the cap at the budget, INACTIVE at zero and the slot draw-down with many charges
-to one campaign in one batch; no deadlock between batches locking the same campaigns in opposite orders; and a
-feedback MySQL refuses, an unknown request id or a campaign row that does not parse failing
-only its own feedback.
+to one campaign in one batch; no deadlock between batches locking the same campaigns in
+opposite orders; and a feedback MySQL refuses, an unknown request id or a campaign row that
+does not parse failing only its own feedback.
 """
 
 from __future__ import annotations
