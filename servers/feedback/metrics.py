@@ -17,6 +17,6 @@ SPEND = Counter(
 OUTBOX_LAG = Gauge(
     "adplatform_outbox_lag_seconds",
     "age of the oldest feedback event not yet on Kafka",
-    multiprocess_mode="max",
+    multiprocess_mode="livemax",
 )
 OUTBOX_PUBLISHED = Counter("adplatform_outbox_published_total", "feedback events published")
