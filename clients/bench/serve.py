@@ -41,7 +41,13 @@ from servers.storage.db import TOOL_TIMEOUT_SECONDS, engine
 from servers.storage.schema import campaigns, naive_utc, served_ads, users
 
 FEED_CAMPAIGNS = 4242
-TARGETS = {"serve_vs_noop": 0.5, "envoy_vs_grpc": 0.6, "serve_p99_ms": 50.0}
+# The serving targets: issue 16 raised ServeAd's to 60% of the no-op and 3,500 req/s.
+TARGETS = {
+    "serve_vs_noop": 0.6,
+    "envoy_vs_grpc": 0.6,
+    "serve_p99_ms": 50.0,
+    "serve_per_second": 3500.0,
+}
 Say = Callable[..., None]  # a rich Console's print, or a no-op for --json
 
 
@@ -305,6 +311,11 @@ def _print_report(console: Any, result: dict[str, Any]) -> None:
     for label, value, target, sign in checks:
         verdict = "[green]met[/]" if value >= target else "[red]missed[/]"
         console.print(f"{label}: {value:.0%} (target {sign} {target:.0%}) {verdict}")
+    rate = serve["throughput"]
+    verdict = "[green]met[/]" if rate >= TARGETS["serve_per_second"] else "[red]missed[/]"
+    console.print(
+        f"ServeAd gRPC: {rate:,.0f} req/s (target ≥ {TARGETS['serve_per_second']:,.0f}) {verdict}"
+    )
     p99_ok = serve["p99_ms"] < TARGETS["serve_p99_ms"]
     verdict = "[green]met[/]" if p99_ok else "[red]missed[/]"
     console.print(f"ServeAd gRPC p99: {serve['p99_ms']:.1f} ms (target < 50 ms) {verdict}")
