@@ -42,6 +42,8 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Protocol
 
+from servers import exporter as merged_metrics
+
 log = logging.getLogger(__name__)
 
 _PR_SET_PDEATHSIG = 1
@@ -100,6 +102,33 @@ class Exporter(Protocol):
     def close(self) -> None:
         """close releases the socket (a worker closes its copy right after fork)."""
         ...
+
+
+def supervise_exporting(
+    name: str, count: int, work: Callable[[], None], *, host: str, port: int, grace_seconds: float
+) -> int:
+    """supervise_exporting supervises count workers and exports their merged metrics on port.
+
+    The workers record metrics into files under PROMETHEUS_MULTIPROC_DIR; the parent exports
+    their sum on the one metrics port from its own loop (no thread: it forks replacements).
+    A taken port stops the server with a message naming it, before any worker starts.
+    """
+    try:
+        merged = merged_metrics.MergedExporter(host, port)
+    except OSError as error:
+        raise SystemExit(
+            f"{name}: cannot export metrics on {host}:{port} ({error.strerror})"
+        ) from None
+    try:
+        return supervise(
+            count,
+            work,
+            grace_seconds=grace_seconds,
+            exporters=[merged],
+            on_exit=merged_metrics.mark_dead,
+        )
+    finally:
+        merged.close()
 
 
 def supervise(

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from adplatform.v1 import ad_server_pb2_grpc
 
-from servers import exporter, logs, runtime, settings, workers
+from servers import logs, runtime, settings, workers
 from servers.adserving.auction import PricingMode
 from servers.adserving.profiles import Profiles
 from servers.adserving.recorder import Recorder
@@ -80,26 +80,14 @@ def main() -> int:
         raise SystemExit("adserver: adserver_workers must be at least 1")
     gc.set_threshold(GC_YOUNG_THRESHOLD, 10, 10)
     gc.freeze()
-    # The workers record metrics into files under the stack's PROMETHEUS_MULTIPROC_DIR; the
-    # parent exports their sum on the one metrics port, from its own loop (no thread: it forks
-    # replacement workers, see workers.py).
-    try:
-        merged = exporter.MergedExporter(config.host, config.adserver_metrics_port)
-    except OSError as error:
-        raise SystemExit(
-            f"adserver: cannot export metrics on {config.host}:{config.adserver_metrics_port}"
-            f" ({error.strerror})"
-        ) from None
-    try:
-        return workers.supervise(
-            config.adserver_workers,
-            lambda: runtime.run("adserver", build, config),
-            grace_seconds=config.shutdown_grace_seconds + 2,
-            exporters=[merged],
-            on_exit=exporter.mark_dead,
-        )
-    finally:
-        merged.close()
+    return workers.supervise_exporting(
+        "adserver",
+        config.adserver_workers,
+        lambda: runtime.run("adserver", build, config),
+        host=config.host,
+        port=config.adserver_metrics_port,
+        grace_seconds=config.shutdown_grace_seconds + 2,
+    )
 
 
 if __name__ == "__main__":

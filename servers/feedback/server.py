@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from adplatform.v1 import feedback_service_pb2_grpc
 
-from servers import exporter, logs, runtime, settings, workers
+from servers import logs, runtime, settings, workers
 from servers.feedback.ledger import Ledger
 from servers.feedback.recording import FeedbackRecording
 from servers.feedback.relay import Relay
@@ -59,26 +59,14 @@ def main() -> int:
     logs.configure("feedback-service", config.log_level)
     if config.feedback_workers < 1:
         raise SystemExit("feedback-service: feedback_workers must be at least 1")
-    # The workers record metrics into files under the stack's PROMETHEUS_MULTIPROC_DIR; the
-    # parent exports their sum on the one metrics port, from its own loop (no thread: it forks
-    # replacement workers, see servers/workers.py).
-    try:
-        merged = exporter.MergedExporter(config.host, config.feedback_metrics_port)
-    except OSError as error:
-        raise SystemExit(
-            f"feedback-service: cannot export metrics on {config.host}:"
-            f"{config.feedback_metrics_port} ({error.strerror})"
-        ) from None
-    try:
-        return workers.supervise(
-            config.feedback_workers,
-            lambda: runtime.run("feedback-service", build, config),
-            grace_seconds=config.shutdown_grace_seconds + 2,
-            exporters=[merged],
-            on_exit=exporter.mark_dead,
-        )
-    finally:
-        merged.close()
+    return workers.supervise_exporting(
+        "feedback-service",
+        config.feedback_workers,
+        lambda: runtime.run("feedback-service", build, config),
+        host=config.host,
+        port=config.feedback_metrics_port,
+        grace_seconds=config.shutdown_grace_seconds + 2,
+    )
 
 
 if __name__ == "__main__":
