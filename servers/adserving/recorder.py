@@ -22,14 +22,14 @@ answers with an ad that is not recorded, and no request fails another:
 from __future__ import annotations
 
 import logging
-import threading
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from servers.ads import served
 from servers.batches import Batcher
 from servers.errors import UnavailableError
+from servers.storage.kept import KeptConnections
 from servers.storage.refusals import blames_rows
 
 log = logging.getLogger(__name__)
@@ -62,9 +62,10 @@ class Recorder:
             linger=linger,
             blames_items=blames_rows,
         )
-        self._local = threading.local()  # each writer thread's connection
-        self._connections: list[Connection] = []
-        self._lock = threading.Lock()
+        # One connection a writer, in autocommit: a batch is one multi-row INSERT, hence one
+        # transaction and one round trip, durable (innodb_flush_log_at_trx_commit=1) once
+        # MySQL says OK.
+        self._connections = KeptConnections(engine, autocommit=True)
 
     async def record(self, ad: served.ServedAd) -> None:
         """record returns once ad is committed; else UnavailableError or ServedAdRefusedError."""
@@ -77,18 +78,6 @@ class Recorder:
             log.error("served ad %s refused by MySQL: %s", ad.request_id, reason)
             raise ServedAdRefusedError(f"served ad {ad.request_id} was refused") from error
 
-    def _connection(self) -> Connection:
-        """_connection is this writer thread's connection, opened on first use."""
-        connection: Connection | None = getattr(self._local, "connection", None)
-        if connection is None:
-            # Autocommit: a batch is one multi-row INSERT, hence one transaction and one
-            # round trip; it is durable (innodb_flush_log_at_trx_commit=1) once MySQL says OK.
-            connection = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-            self._local.connection = connection
-            with self._lock:
-                self._connections.append(connection)
-        return connection
-
     def _write(self, ads: list[served.ServedAd]) -> list[None]:
         """_write commits one batch in one transaction (runs in a writer thread).
 
@@ -96,34 +85,18 @@ class Recorder:
         statement was rolled back and the connection is fine.
         """
         try:
-            served.record(self._connection(), ads)
+            served.record(self._connections.get(), ads)
         except Exception as error:
             if blames_rows(error):
                 raise
             log.warning("served ads not recorded (%d in batch): %s", len(ads), error)
-            self._drop_connection()
+            self._connections.drop()
             if isinstance(error, SQLAlchemyError):
                 raise UnavailableError("the served ad could not be recorded; retry") from None
             raise
         return [None] * len(ads)
 
-    def _drop_connection(self) -> None:
-        """_drop_connection closes this thread's connection; the next batch opens a new one."""
-        connection: Connection | None = getattr(self._local, "connection", None)
-        self._local.connection = None
-        if connection is not None:
-            with self._lock:
-                self._connections.remove(connection)
-            try:
-                connection.invalidate()
-                connection.close()
-            except SQLAlchemyError:
-                pass
-
     async def close(self) -> None:
         """close writes what is queued, stops the writers and closes their connections."""
         await self._batches.close()
-        with self._lock:
-            connections, self._connections = self._connections, []
-        for connection in connections:
-            connection.close()
+        self._connections.close()

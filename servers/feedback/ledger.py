@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
@@ -63,6 +62,7 @@ from servers.feedback.feedback_request import FeedbackRequest
 from servers.feedback.settlement import settle
 from servers.money import ZERO, format_money
 from servers.storage.faults import mysql_error_number
+from servers.storage.kept import KeptConnections
 from servers.storage.refusals import blames_rows
 from servers.storage.schema import feedback, naive_utc, served_ads
 
@@ -135,9 +135,7 @@ class Ledger:
     def __init__(self, engine: Engine, tz: ZoneInfo) -> None:
         self.engine = engine
         self.tz = tz
-        self._local = threading.local()  # each writer thread's connection
-        self._connections: list[Connection] = []
-        self._lock = threading.Lock()
+        self._connections = KeptConnections(engine)  # one a writer
 
     def settle_batch(self, requests: Sequence[FeedbackRequest]) -> list[Outcome]:
         """settle_batch records and charges requests in one transaction; an outcome each, in order.
@@ -155,17 +153,17 @@ class Ledger:
                 if _lost_race(error) and attempt < ATTEMPTS:
                     continue  # a concurrent batch committed first: settle again, fresh
                 if not blames_rows(error):
-                    self._drop_connection()
+                    self._connections.drop()
                 raise
             except SQLAlchemyError:
-                self._drop_connection()
+                self._connections.drop()
                 raise
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _settle(self, requests: Sequence[FeedbackRequest]) -> list[Outcome]:
         """_settle is one attempt at the batch's transaction, committed when it returns."""
         now = datetime.now(UTC)
-        connection = self._connection()
+        connection = self._connections.get()
         with connection.begin():
             found = _lookup(connection, {request.request_id for request in requests})
             charging = {
@@ -235,35 +233,9 @@ class Ledger:
         work.events.append(outbox.NewEvent(request.request_id, ad.campaign_id, payload))
         return Recorded(request.request_id, ad.campaign_id, str(action), spent, duplicate=False)
 
-    def _connection(self) -> Connection:
-        """_connection is this writer thread's connection, opened on first use."""
-        connection: Connection | None = getattr(self._local, "connection", None)
-        if connection is None:
-            connection = self.engine.connect()
-            self._local.connection = connection
-            with self._lock:
-                self._connections.append(connection)
-        return connection
-
-    def _drop_connection(self) -> None:
-        """_drop_connection closes this thread's connection; the next batch opens a new one."""
-        connection: Connection | None = getattr(self._local, "connection", None)
-        self._local.connection = None
-        if connection is not None:
-            with self._lock:
-                self._connections.remove(connection)
-            try:
-                connection.invalidate()
-                connection.close()
-            except SQLAlchemyError:
-                pass
-
     def close(self) -> None:
         """close closes the writers' connections (once no batch is in flight)."""
-        with self._lock:
-            connections, self._connections = self._connections, []
-        for connection in connections:
-            connection.close()
+        self._connections.close()
 
 
 def _lost_race(error: DBAPIError) -> bool:
