@@ -24,7 +24,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine, func, select, text, update
 
-from servers.campaigns import store
 from servers.errors import NotFoundError
 from servers.feedback import feedback_request, ledger
 from servers.feedback.feedback_request import FeedbackRequest
@@ -33,7 +32,7 @@ from servers.feedback.recording import FeedbackRecording
 from servers.settings import Settings
 from servers.storage.db import engine
 from servers.storage.schema import campaigns, feedback_outbox
-from tests.fixtures.database import feedback_count, money
+from tests.fixtures.database import feedback_count, money, status
 from tests.integration.servicers import stored
 
 pytestmark = pytest.mark.integration
@@ -182,13 +181,7 @@ def test_many_charges_to_one_campaign_in_one_batch_stop_at_the_budget_and_exhaus
     charged = [_recorded(outcome).expenditure for outcome in outcomes]
     assert charged == [Decimal("0.04"), Decimal("0.04"), Decimal("0.02"), Decimal(0), Decimal(0)]
     assert money(database, state.spec.campaign_id).spent == Decimal("0.1")
-    with database.connect() as connection:
-        record = store.get(connection, state.spec.campaign_id)
-    assert record is not None
-    assert (str(record.state.status), record.state.status_reason) == (
-        "INACTIVE",
-        "budget exhausted",
-    )
+    assert status(database, state.spec.campaign_id) == ("INACTIVE", "budget exhausted")
 
 
 def test_charges_in_one_batch_draw_the_slot_budget_down_one_after_another(

@@ -15,10 +15,9 @@ import pytest
 from adplatform.v1 import feedback_service_pb2, feedback_service_pb2_grpc
 from sqlalchemy import Engine
 
-from servers.campaigns import store
 from servers.feedback.server import build
 from servers.settings import Settings
-from tests.fixtures.database import feedback_count, money
+from tests.fixtures.database import feedback_count, money, status
 from tests.integration.servicers import inprocess, stored
 
 pytestmark = pytest.mark.integration
@@ -86,10 +85,4 @@ def test_charges_stop_at_the_budget_and_exhaust_the_campaign(
     charged = [Decimal(reply.expenditure) for reply in replies]
     assert charged == [Decimal("0.04"), Decimal("0.04"), Decimal("0.02"), Decimal(0)]
     assert money(database, state.spec.campaign_id).spent == Decimal("0.1")
-    with database.connect() as connection:
-        record = store.get(connection, state.spec.campaign_id)
-    assert record is not None
-    assert (str(record.state.status), record.state.status_reason) == (
-        "INACTIVE",
-        "budget exhausted",
-    )
+    assert status(database, state.spec.campaign_id) == ("INACTIVE", "budget exhausted")
