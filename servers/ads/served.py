@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, Select, select
 
+from servers.storage.literals import insert_rendered, string_quoter, time_literal
 from servers.storage.schema import aware_utc, naive_utc, served_ads
 
 
@@ -88,7 +89,7 @@ def _values(ad: ServedAd, quote: Callable[[str], str]) -> str:
         elif kind == "int":
             literals.append(str(int(value)))
         else:  # an aware instant, stored as naive UTC with microseconds
-            literals.append(f"'{naive_utc(value).isoformat(' ', 'microseconds')}'")
+            literals.append(time_literal(value))
     return f"({','.join(literals)})"
 
 
@@ -98,10 +99,8 @@ _COLUMNS = tuple(served_ads.c[field.name] for field in fields(ServedAd))
 def record(connection: Connection, ads: Sequence[ServedAd]) -> None:
     """record inserts a batch of served ads in one statement (the caller commits)."""
     if ads:
-        driver = connection.connection.dbapi_connection
-        quote: Callable[[str], str] = driver.escape  # type: ignore[union-attr]
-        statement = _INSERT_SQL + ",".join(_values(ad, quote) for ad in ads)
-        connection.exec_driver_sql(statement, execution_options={"no_parameters": True})
+        quote = string_quoter(connection)
+        insert_rendered(connection, _INSERT_SQL + ",".join(_values(ad, quote) for ad in ads))
 
 
 def select_ad(request_id: str) -> Select[Any]:

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -63,8 +63,9 @@ from servers.feedback.settlement import settle
 from servers.money import ZERO, format_money
 from servers.storage.faults import mysql_error_number
 from servers.storage.kept import KeptConnections
+from servers.storage.literals import insert_rendered, string_quoter, time_literal
 from servers.storage.refusals import blames_rows
-from servers.storage.schema import feedback, naive_utc, served_ads
+from servers.storage.schema import feedback, served_ads
 
 log = logging.getLogger(__name__)
 
@@ -251,16 +252,13 @@ def _insert_feedback(connection: Connection, rows: Sequence[_FeedbackRow], now: 
     """
     if not rows:
         return
-    driver = connection.connection.dbapi_connection
-    quote: Callable[[str], str] = driver.escape  # type: ignore[union-attr]
-    recorded_at = f"'{naive_utc(now).isoformat(' ', 'microseconds')}'"
+    quote, recorded_at = string_quoter(connection), time_literal(now)
     values = ",".join(
         f"({quote(request_id)},{quote(campaign_id)},{quote(user_id)},{int(view)},{int(click)},"
         f"{int(acquisition)},{quote(action)},{spent:f},{recorded_at})"
         for request_id, campaign_id, user_id, view, click, acquisition, action, spent in rows
     )
-    statement = _INSERT_FEEDBACK_SQL + values
-    connection.exec_driver_sql(statement, execution_options={"no_parameters": True})
+    insert_rendered(connection, _INSERT_FEEDBACK_SQL + values)
 
 
 def _lookup(connection: Connection, request_ids: Collection[str]) -> dict[str, _Found]:

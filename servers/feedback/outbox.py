@@ -11,12 +11,13 @@ feedback table keeps every charge).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, delete, func, select, update
 
+from servers.storage.literals import insert_rendered, string_quoter, time_literal
 from servers.storage.schema import feedback_outbox, naive_utc
 
 
@@ -47,23 +48,15 @@ def enqueue(connection: Connection, events: Sequence[NewEvent], now: datetime) -
     (which follows the session's sql_mode); the event is hex, the time a fixed form.
     """
     if events:
-        quote = _quote(connection)
-        created_at = f"'{naive_utc(now).isoformat(' ', 'microseconds')}'"
+        quote, created_at = string_quoter(connection), time_literal(now)
         values = ",".join(
             f"({quote(new.request_id)},{quote(new.campaign_id)},X'{new.event.hex()}',{created_at})"
             for new in events
         )
-        connection.exec_driver_sql(_ENQUEUE_SQL + values, execution_options={"no_parameters": True})
+        insert_rendered(connection, _ENQUEUE_SQL + values)
 
 
 _ENQUEUE_SQL = "INSERT INTO feedback_outbox (request_id, campaign_id, event, created_at) VALUES "
-
-
-def _quote(connection: Connection) -> Callable[[str], str]:
-    """_quote is the driver's string literal for this connection's session."""
-    driver = connection.connection.dbapi_connection
-    quote: Callable[[str], str] = driver.escape  # type: ignore[union-attr]
-    return quote
 
 
 def claim(connection: Connection, limit: int) -> list[PendingEvent]:
