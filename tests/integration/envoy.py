@@ -17,6 +17,7 @@ from typing import Any
 from deploy.stack import envoy as envoy_part
 from deploy.stack.net import free_port
 from servers.settings import Settings
+from tests.integration.parts import stop_process
 from tests.polling import eventually
 
 
@@ -93,10 +94,5 @@ def extra_envoy(stack: Settings, directory: Path, **changes: Any) -> Iterator[Se
         eventually(ready, timeout=30, interval=0.2)
         yield settings
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_process(process, grace=10)
         log.close()

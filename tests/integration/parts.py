@@ -8,6 +8,9 @@ healthy, without anyone running `stack up`.
 
 from __future__ import annotations
 
+import subprocess
+from typing import Any
+
 from deploy.stack import launcher
 from servers.settings import Settings
 from tests.polling import eventually
@@ -57,3 +60,13 @@ def restarted(stack: Settings, name: str, before: Processes, timeout: float = 12
 
     pid: int = eventually(replaced, timeout=timeout, interval=0.2)
     return pid
+
+
+def stop_process(process: subprocess.Popen[Any], grace: float) -> None:
+    """stop_process ends a process a test started: SIGTERM, and SIGKILL if grace runs out."""
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)

@@ -133,12 +133,7 @@ def two_workers(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> It
         eventually(serving, timeout=START_SECONDS, interval=0.2)
         yield Running(settings, process.pid)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        parts.stop_process(process, grace=30)
 
 
 @contextmanager
