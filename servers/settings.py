@@ -36,6 +36,7 @@ _NUMBER_LIMITS: dict[str, tuple[float, float]] = {
     "device_rate_limit_per_second": (0, 10**9),  # 0 turns the limit off
     "device_rate_limit_burst": (1, 10**9),
     "spark_max_offsets_per_trigger": (1, 10**9),
+    "spark_min_offsets_per_trigger": (1, 10**9),
     "adserver_workers": (1, 256),
     "feedback_workers": (1, 256),
     "feedback_threads": (1, 1024),
@@ -173,9 +174,19 @@ class Settings(BaseSettings):
         description="the Spark jobs' jars (Kafka source, JDBC drivers) as a class path listing",
     )
     hive_database: str = Field("adplatform", description="Hive database of the archive tables")
-    spark_trigger_seconds: float = Field(10.0, description="feedback writer micro-batch interval")
+    spark_trigger_seconds: float = Field(
+        1.0, description="how often the feedback writer looks for records to archive"
+    )
+    spark_min_offsets_per_trigger: int = Field(
+        2_000, description="records that start a batch before the trigger delay is up"
+    )
+    spark_max_trigger_delay_seconds: float = Field(
+        15.0, description="longest a waiting record waits for a batch to start"
+    )
     spark_max_offsets_per_trigger: int = Field(200_000, description="Kafka records per batch")
-    kpi_watermark_seconds: int = Field(120, description="how late an event may still count")
+    spark_dedup_seconds: int = Field(
+        3600, description="a request id seen again within this many seconds is not re-archived"
+    )
     kpi_table: str = Field("campaign_kpis", description="MySQL table the KPI stream upserts")
     bi_port: int = Field(11000, description="Spark Thrift JDBC server (stack up --bi)")
     bi_server: bool = Field(False, description="stack up also starts the Thrift server")

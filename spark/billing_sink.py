@@ -1,30 +1,40 @@
 """The billing archive's micro-batch sink: decoded feedback into Hive, each request id once.
 
 Structured Streaming calls :func:`write_batch` from ``foreachBatch`` and commits the batch in
-its checkpoint only after the function returns. A crash in between replays the same batch
-(same Kafka offsets, so the same rows) on restart, and the outbox relay may publish one event
-twice (byte-identical, same request id and timestamp). The write is therefore idempotent:
+its checkpoint only after the function returns. Two things could archive an event twice, and
+neither needs the archive to be read:
 
-1. within the batch, one row per request id is kept (the lowest Kafka partition/offset);
-2. every (dt, hr) partition the batch touches is registered in the metastore first, so files
-   a crashed attempt left behind are visible to step 3;
-3. rows whose request id already is in those partitions are dropped (an anti-join; a
-   duplicate carries the same timestamp, hence lands in the same partition);
-4. what is left is appended with ``insertInto``, which also registers the partitions, so
-   Hive-protocol readers see them.
+- **a replay**: a crash before the checkpoint commit replays the same batch (same Kafka
+  offsets, the same rows). The batch's files are named after its id (spark/commits.py), so the
+  replay replaces its earlier attempt's files instead of adding to them.
+- **a republish**: the outbox relay may publish one event twice (byte-identical, same request
+  id). The query drops a request id seen within the dedup window before the batch reaches
+  this sink (spark/streams.py: Spark's state store, checkpointed with the offsets). A record
+  published long after its event (``kafka_timestamp`` later than ``timestamp`` by more than
+  :data:`LATE_SHARE` of the window: a relay catching up after an outage) may be the copy of
+  one archived before the window began; those few are checked against their own hour
+  partition, as every record was before.
 
-Records that did not decode go to the quarantine table, idempotently by topic/partition/offset.
+The batch writes one file per (dt, hr) partition it touches, and the partitions are registered
+in the metastore, so Hive-protocol readers see them. Records that did not decode go to the
+quarantine table the same way.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import reduce
 
-from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as sf
 
+from spark.commits import TableFiles
 from spark.tables import BILLING_COLUMNS, QUARANTINE_COLUMNS, Tables, names
+
+# A record published this share of the dedup window after its event is checked against the
+# archive too: its first copy may have been archived before the window's start.
+LATE_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -36,6 +46,19 @@ class BatchOutcome:
     inserted: int
     duplicates: int
     quarantined: int
+
+
+@dataclass
+class Archive:
+    """Archive is the writer's handle on the billing and quarantine tables."""
+
+    spark: SparkSession
+    tables: Tables
+    dedup_seconds: float
+
+    def __post_init__(self) -> None:
+        self.billing = TableFiles(self.spark, self.tables.billing, ("dt", "hr"))
+        self.quarantine = TableFiles(self.spark, self.tables.quarantine)
 
 
 def hour_partitions(frame: DataFrame) -> DataFrame:
@@ -51,74 +74,106 @@ def _in_partitions(touched: list[tuple[str, str]]) -> Column:
     return reduce(lambda left, right: left | right, tests)
 
 
-def register_partitions(spark: SparkSession, table: str, touched: list[tuple[str, str]]) -> None:
-    """register_partitions adds the (dt, hr) partitions to the metastore if they are missing."""
-    if touched:
-        specs = " ".join(f"PARTITION (dt='{dt}', hr='{hr}')" for dt, hr in touched)
-        spark.sql(f"ALTER TABLE {table} ADD IF NOT EXISTS {specs}")
+def published_late(dedup_seconds: float) -> Column:
+    """published_late is true for a record published long after its event (see the module)."""
+    lag = sf.unix_micros("kafka_timestamp") - sf.unix_micros("timestamp")
+    return sf.coalesce(lag > sf.lit(int(dedup_seconds * LATE_SHARE * 1_000_000)), sf.lit(True))
 
 
-def _first_per_request(frame: DataFrame) -> DataFrame:
-    """_first_per_request keeps one row per request id: the lowest Kafka position."""
-    order = Window.partitionBy("request_id").orderBy("kafka_partition", "kafka_offset")
-    return frame.withColumn("_n", sf.row_number().over(order)).where("_n = 1").drop("_n")
-
-
-def archive_events(spark: SparkSession, tables: Tables, decoded: DataFrame, batch_id: int) -> int:
-    """archive_events appends the decoded events not archived yet; returns how many."""
-    hours = hour_partitions(decoded).select("dt", "hr").distinct().collect()
-    touched = [(row.dt, row.hr) for row in hours]
-    rows = hour_partitions(_first_per_request(decoded))
+def _not_archived(spark: SparkSession, archive: Archive, late: DataFrame) -> DataFrame:
+    """_not_archived drops the late records whose request id is already in their partition."""
+    touched = [(row.dt, row.hr) for row in late.select("dt", "hr").distinct().collect()]
     if not touched:
-        return 0
-    register_partitions(spark, tables.billing, touched)
+        return late
+    archive.billing.register([{"dt": dt, "hr": hr} for dt, hr in touched])
+    spark.catalog.refreshTable(archive.tables.billing)
     archived = (
-        spark.table(tables.billing).where(_in_partitions(touched)).select("request_id", "dt", "hr")
+        spark.table(archive.tables.billing)
+        .where(_in_partitions(touched))
+        .select("request_id", "dt", "hr")
     )
+    return late.join(archived, ["request_id", "dt", "hr"], "left_anti")
+
+
+def archive_events(
+    spark: SparkSession,
+    archive: Archive,
+    decoded: DataFrame,
+    batch_id: int,
+    *,
+    good: int,
+    late: int,
+    on_archived: Callable[[DataFrame], None],
+) -> int:
+    """archive_events appends the batch's decoded events; returns how many it archived.
+
+    good is how many decoded rows there are, late how many of them were published late (those
+    are checked against the archive first); on_archived hears the archived rows.
+    """
+    rows = hour_partitions(decoded)
+    if late:
+        lateness = published_late(archive.dedup_seconds)
+        checked = _not_archived(spark, archive, rows.where(lateness))
+        rows = rows.where(~lateness).unionByName(checked)
     fresh = (
-        rows.join(archived, ["request_id", "dt", "hr"], "left_anti")
-        .withColumn("writer_batch", sf.lit(batch_id).cast("bigint"))
+        rows.withColumn("writer_batch", sf.lit(batch_id).cast("bigint"))
         .withColumn("archived_at", sf.current_timestamp())
         .select(*names(BILLING_COLUMNS))
-        .persist()
     )
+    if late:
+        fresh = fresh.persist()
     try:
-        inserted = fresh.count()
+        inserted = fresh.count() if late else good
         if inserted:
-            fresh.write.insertInto(tables.billing)
+            archive.billing.append(fresh, batch_id)
+            on_archived(fresh)
     finally:
-        fresh.unpersist()
+        if late:
+            fresh.unpersist()
     return inserted
 
 
-def quarantine(spark: SparkSession, tables: Tables, rejected: DataFrame, batch_id: int) -> None:
-    """quarantine sets aside the records that did not decode, each Kafka position once."""
-    position = ["kafka_topic", "kafka_partition", "kafka_offset"]
-    kept = spark.table(tables.quarantine).select(*position)
-    (
-        rejected.join(kept, position, "left_anti")
-        .withColumnRenamed("error", "reason")
+def quarantine(archive: Archive, rejected: DataFrame, batch_id: int) -> None:
+    """quarantine sets aside the records that did not decode, with their raw bytes."""
+    frame = (
+        rejected.withColumnRenamed("error", "reason")
         .withColumn("writer_batch", sf.lit(batch_id).cast("bigint"))
         .withColumn("quarantined_at", sf.current_timestamp())
         .select(*names(QUARANTINE_COLUMNS))
-        .write.insertInto(tables.quarantine)
     )
+    archive.quarantine.append(frame, batch_id)
 
 
 def write_batch(
-    spark: SparkSession, tables: Tables, batch: DataFrame, batch_id: int
+    spark: SparkSession,
+    archive: Archive,
+    batch: DataFrame,
+    batch_id: int,
+    *,
+    on_archived: Callable[[DataFrame], None],
 ) -> BatchOutcome:
-    """write_batch archives one decoded micro-batch idempotently (see the module docstring)."""
-    batch.persist()
-    try:
-        input_rows = batch.count()
-        rejected = batch.where(sf.col("error").isNotNull())
-        quarantined = rejected.count()
-        if quarantined:
-            quarantine(spark, tables, rejected, batch_id)
-        inserted = archive_events(spark, tables, batch.where(sf.col("error").isNull()), batch_id)
-    finally:
-        batch.unpersist()
+    """write_batch archives one decoded, de-duplicated, persisted micro-batch (see the module)."""
+    good = sf.col("error").isNull()
+    counts = batch.agg(
+        sf.count(sf.lit(1)).alias("rows"),
+        sf.count_if(~good).alias("rejected"),
+        sf.count_if(good & published_late(archive.dedup_seconds)).alias("late"),
+    ).first()
+    assert counts is not None  # an aggregate without grouping has one row
+    input_rows, quarantined, late = (int(counts[n]) for n in ("rows", "rejected", "late"))
+    if quarantined:
+        quarantine(archive, batch.where(~good), batch_id)
+    inserted = 0
+    if input_rows > quarantined:
+        inserted = archive_events(
+            spark,
+            archive,
+            batch.where(good),
+            batch_id,
+            good=input_rows - quarantined,
+            late=late,
+            on_archived=on_archived,
+        )
     return BatchOutcome(
         batch_id=batch_id,
         input_rows=input_rows,

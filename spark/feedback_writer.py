@@ -6,18 +6,19 @@ by hand with the stack's settings in the environment:
     eval "$(.venv/bin/adplatform stack env)"
     .venv/bin/python -m spark.feedback_writer
 
-It runs two Structured Streaming queries in one Spark driver (spark/streams.py): the billing
-archive (spark/billing_sink.py) and the per-minute campaign KPIs (spark/kpi_sink.py), each
-checkpointed under ``<run_dir>/spark/checkpoints/<hive database>/`` and triggered every
-ADPLATFORM_SPARK_TRIGGER_SECONDS (default 10 s). Every second it rewrites its status file
-(spark/status.py); SIGTERM stops both queries cleanly, and SIGKILL loses nothing: the next
-start replays the uncommitted batch and the idempotent sinks write nothing twice.
+It runs one Structured Streaming query in a Spark driver (spark/streams.py), checkpointed
+under ``<run_dir>/spark/checkpoints/<hive database>/``: each micro-batch is decoded once,
+archived (spark/billing_sink.py) and counted for the KPIs (spark/kpi_sink.py). Between
+batches a thread of this process adds the counts to MySQL and Hive (``campaign-kpis``). Every
+second it rewrites its status file (spark/status.py); SIGTERM stops the query cleanly, and
+SIGKILL loses nothing: the next start replays the uncommitted batch, which replaces its own
+earlier files, and counts already added are not added again.
 
 A query that fails is started again from its checkpoint in this same driver, after a backoff
-(spark/restarts.py), while the other keeps running: a KPI failure never stops the billing
-archive. The process exits non-zero only when the Spark session is unusable or a query keeps
-failing past its budget; its supervisor then starts a fresh one, which resumes from the
-checkpoints.
+(spark/restarts.py); KPIs that cannot be added (MySQL away) are tried again on the same
+backoff while the archive goes on: a KPI failure never stops the billing archive. The process
+exits non-zero only when the Spark session is unusable or a query or the KPIs keep failing
+past their budget; its supervisor then starts a fresh one, which resumes from the checkpoint.
 """
 
 from __future__ import annotations
@@ -38,18 +39,21 @@ from pyspark.sql.streaming.query import StreamingQuery
 
 from servers import logs
 from servers.settings import Settings, load
+from spark import kpi_sink
 from spark.billing_sink import BatchOutcome
-from spark.restarts import QueryRestarts, cause
+from spark.kpi_sink import KpiSink, kpi_database
+from spark.restarts import RUNNING, QueryRestarts, cause
 from spark.session import hive_session
 from spark.status import (
     BILLING_QUERY,
     KPI_QUERY,
     append_line,
     batch_log,
+    checkpoint_dir,
     status_file,
     write_json,
 )
-from spark.streams import kpi_database, start_billing, start_kpis
+from spark.streams import start_writer
 from spark.tables import Tables
 
 log = logging.getLogger(__name__)
@@ -91,15 +95,23 @@ class Journal:
         log.info("archived batch %s", outcome.batch_id, extra=asdict(outcome))
         self.flush()
 
-    def kpis(self, batch_id: int, written: int) -> None:
-        """kpis records a KPI batch."""
+    def kpis(self, written: int) -> None:
+        """kpis records that pending KPI counts were added (after a failure: running again)."""
+        now = time.time()
         with self.lock:
-            self.last[KPI_QUERY] = {
-                "batch_id": batch_id,
-                "campaign_minutes": written,
-                "written_at": time.time(),
-            }
-            self.restarts[KPI_QUERY].progressed()
+            restarts = self.restarts[KPI_QUERY]
+            if written == 0 and restarts.state == RUNNING:
+                return  # nothing was pending
+            self.last[KPI_QUERY] = {"campaign_minutes": written, "written_at": now}
+            if restarts.state != RUNNING:
+                restarts.started(now)
+            restarts.progressed()
+
+    def kpis_waiting(self) -> bool:
+        """kpis_waiting is true while failed KPI additions wait for their backoff to end."""
+        with self.lock:
+            restarts = self.restarts[KPI_QUERY]
+            return restarts.state != RUNNING and not restarts.due(time.time())
 
     def started(self, name: str) -> None:
         """started records that a query runs (its first start or a restart)."""
@@ -209,6 +221,37 @@ class Queries:
                     query.stop()
 
 
+class Counting(threading.Thread):
+    """Counting adds the archived batches' KPI counts between batches (see spark/kpi_sink.py).
+
+    A thread of its own, so a MySQL that hangs or refuses holds back the KPIs only: each
+    failure is recorded in the journal, and the next attempt waits out its backoff.
+    """
+
+    def __init__(self, journal: Journal, kpis: KpiSink, stopping: threading.Event) -> None:
+        super().__init__(name="kpi-counting", daemon=True)
+        self.journal = journal
+        self.kpis = kpis
+        self.stopping = stopping
+
+    def run(self) -> None:
+        while not self.stopping.wait(HEARTBEAT_SECONDS):
+            self.once()
+
+    def once(self) -> None:
+        """once adds what is pending, unless failed additions still wait for their backoff."""
+        if self.journal.kpis_waiting() or self.journal.exhausted():
+            return
+        try:
+            written = self.kpis.catch_up()
+        except Exception as error:
+            plan = self.journal.failed(KPI_QUERY, _reason(error))
+            wait = max((plan.restart_at or 0) - time.time(), 0)
+            log.error("KPIs not added, trying again in %.0f s: %s", wait, _reason(error))
+        else:
+            self.journal.kpis(written)
+
+
 def session_usable(spark: SparkSession) -> bool:
     """session_usable is false once the driver's SparkContext stopped or its JVM is gone."""
     try:
@@ -218,7 +261,7 @@ def session_usable(spark: SparkSession) -> bool:
 
 
 def run(settings: Settings) -> int:
-    """run keeps both queries running until SIGTERM; non-zero when it cannot (see the module)."""
+    """run keeps the query and the KPIs going until SIGTERM; non-zero when it cannot."""
     stopping = threading.Event()
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -228,18 +271,30 @@ def run(settings: Settings) -> int:
     signal.signal(signal.SIGINT, stop)
     journal = Journal(settings)
     spark = hive_session(settings, "feedback-writer")
-    Tables(settings.hive_database).ensure(spark)
+    tables = Tables(settings.hive_database)
+    tables.ensure(spark)
     database = kpi_database(settings)
+    kpis = KpiSink(
+        spark,
+        tables,
+        database,
+        table_name=settings.kpi_table,
+        directory=checkpoint_dir(settings, KPI_QUERY),
+    )
     queries = Queries(
         journal,
         {
-            BILLING_QUERY: lambda: start_billing(spark, settings, journal.writing, journal.billed),
-            KPI_QUERY: lambda: start_kpis(spark, settings, database, journal.kpis),
+            BILLING_QUERY: lambda: start_writer(
+                spark, settings, kpis, journal.writing, journal.billed
+            ),
         },
     )
+    counting = Counting(journal, kpis, stopping)
     failed = False
     try:
         queries.start()
+        journal.started(KPI_QUERY)
+        counting.start()
         journal.phase = "running"
         log.info(
             "feedback writer reading %s into %s", settings.feedback_topic, settings.hive_database
@@ -252,14 +307,17 @@ def run(settings: Settings) -> int:
             queries.watch()
             exhausted = journal.exhausted()
             if exhausted:
-                log.error("queries %s failed past their budget", ", ".join(exhausted))
+                log.error("%s failed past their budget", ", ".join(exhausted))
                 failed = True
             journal.flush(queries.running)
             if failed:
                 break
             stopping.wait(HEARTBEAT_SECONDS)
     finally:
+        stopping.set()
         queries.stop()
+        if counting.is_alive():
+            counting.join(timeout=kpi_sink.MYSQL_TIMEOUT_SECONDS)
         database.dispose()
         spark.stop()
     return 1 if failed else 0

@@ -1,38 +1,52 @@
-"""The KPI stream's micro-batch sink: upserts into MySQL and appends to Hive's change log.
+"""The campaign KPIs: each micro-batch's counts, added to MySQL and Hive's change log once.
 
-The streaming aggregate runs in update mode, so each batch carries, for every campaign-minute
-that changed, its complete value so far (not a delta). Writing a batch twice (a replay after a
-crash) therefore writes the same values: the MySQL upsert (INSERT … ON DUPLICATE KEY UPDATE)
-is idempotent by nature, and the Hive change log skips rows already written for the same
-campaign, minute and batch id. The batch is small (campaigns x minutes), so the formulas of
-spark/kpis.py run on the driver in exact decimals.
+The billing archive's batch (spark/billing_sink.py) is the KPIs' input too: the events it
+archives are counted per campaign and minute of event time (:func:`minute_counts`, in Spark),
+and the counts are set down in a small file named after the batch (:class:`PendingCounts`,
+beside the checkpoint) before the batch returns. Adding them is a separate step
+(:meth:`KpiSink.catch_up`, run by the writer between batches), so that a MySQL outage holds
+back the KPIs, never the billing archive.
 
-A MySQL that is out of reach for a moment (restarting, locked, failing over: the rule of
-servers.storage.faults.is_transient) does not fail the batch: the upsert is retried with a
-bounded backoff, each attempt bounded by the engine's timeouts. Past that, the batch fails,
-and the writer restarts the KPI query from its checkpoint (spark/restarts.py) while the
-billing archive goes on.
+Exactly once: the stream's last added batch is kept in ``campaign_kpi_streams``, in the same
+MySQL transaction as the additions (values read FOR UPDATE, the sums and rates of
+spark/kpis.py, upserted). Pending counts up to that batch are never added again, whether the
+batch was replayed after a crash (it writes the same file again) or the catch-up died after
+the commit. Every event the archive holds is counted, however late it came.
+
+After the commit the new values of the touched campaign-minutes are appended to Hive's change
+log (``campaign_kpi_updates``, the view ``campaign_kpis`` shows the latest), named after the
+newest batch added (spark/commits.py), and only then are the pending files removed. A MySQL
+that is out of reach for a moment (servers.storage.faults.is_transient) is retried with a
+bounded backoff; past that, the writer notes the failure and tries again later
+(spark/restarts.py).
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
+from decimal import Decimal
 from functools import cache
+from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as sf
-from sqlalchemy import Engine, MetaData, Table
+from sqlalchemy import Engine, MetaData, Table, select, tuple_
 from sqlalchemy.dialects.mysql import insert
 
+from servers.settings import Settings
+from servers.storage.db import engine
 from servers.storage.faults import is_transient
-from servers.storage.schema import aware_utc, campaign_kpis, naive_utc
-from spark.kpis import CampaignMinute, campaign_minute
+from servers.storage.schema import aware_utc, campaign_kpi_streams, campaign_kpis, naive_utc
+from spark.commits import TableFiles
+from spark.kpis import CampaignMinute, MinuteCounts, added, merge_counts
 from spark.restarts import Backoff, retry
-from spark.tables import KPI_COLUMNS, Tables, names
+from spark.tables import KPI_COLUMNS, Tables
 
 log = logging.getLogger(__name__)
 
@@ -49,62 +63,159 @@ def mysql_table(name: str) -> Table:
     return campaign_kpis.to_metadata(MetaData(), name=name)
 
 
-def collect_minutes(batch: DataFrame) -> list[CampaignMinute]:
-    """collect_minutes brings the batch's aggregates to the driver and derives the rates."""
-    rows = batch.select(
-        "campaign_id",
-        sf.unix_micros(sf.col("window.start")).alias("minute_us"),
-        "impressions",
-        "clicks",
-        "acquisitions",
-        "spend",
-    ).collect()
+def minute_counts(events: DataFrame) -> list[MinuteCounts]:
+    """minute_counts counts archived events per campaign and minute of event time."""
+    rows = (
+        events.groupBy(
+            "campaign_id", sf.unix_micros(sf.date_trunc("minute", "timestamp")).alias("minute_us")
+        )
+        .agg(
+            sf.count(sf.lit(1)).alias("impressions"),
+            sf.sum("click").alias("clicks"),
+            sf.sum("acquisition").alias("acquisitions"),
+            sf.sum("expenditure").alias("spend"),
+        )
+        .collect()
+    )
     return [
-        campaign_minute(
+        MinuteCounts(
             row.campaign_id,
-            naive_utc(datetime.fromtimestamp(row.minute_us / 1_000_000, UTC)),
-            impressions=int(row.impressions),
-            clicks=int(row.clicks or 0),
-            acquisitions=int(row.acquisitions or 0),
-            spend=row.spend,
+            _minute(row.minute_us),
+            int(row.impressions),
+            int(row.clicks or 0),
+            int(row.acquisitions or 0),
+            Decimal(row.spend or 0),
         )
         for row in rows
     ]
 
 
-def upsert_mysql(
+def _minute(micros: int) -> datetime:
+    return naive_utc(datetime.fromtimestamp(micros / 1_000_000, UTC))
+
+
+class PendingCounts:
+    """PendingCounts keeps each batch's counts in a file until they are added everywhere.
+
+    One file per batch (``<batch>.json``, replaced whole), so a replayed batch writes the same
+    file again, and counts are never lost between the archive's commit and the addition.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def _file(self, batch_id: int) -> Path:
+        return self.directory / f"{batch_id:012d}.json"
+
+    def put(self, batch_id: int, counts: Sequence[MinuteCounts]) -> None:
+        """put sets down a batch's counts (atomically: a reader sees all of them or none)."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        records = [
+            asdict(c) | {"minute": c.minute.isoformat(), "spend": str(c.spend)} for c in counts
+        ]
+        temporary = self.directory / f".{batch_id:012d}.json.tmp"
+        temporary.write_text(json.dumps(records))
+        os.replace(temporary, self._file(batch_id))
+
+    def batches(self) -> list[int]:
+        """batches are the ids of the batches whose counts are pending, oldest first."""
+        if not self.directory.is_dir():
+            return []
+        return sorted(int(path.stem) for path in self.directory.glob("[0-9]*.json"))
+
+    def read(self, batch_id: int) -> list[MinuteCounts]:
+        """read is a pending batch's counts."""
+        records = json.loads(self._file(batch_id).read_text())
+        return [
+            MinuteCounts(
+                r["campaign_id"],
+                datetime.fromisoformat(r["minute"]),
+                int(r["impressions"]),
+                int(r["clicks"]),
+                int(r["acquisitions"]),
+                Decimal(r["spend"]),
+            )
+            for r in records
+        ]
+
+    def drop(self, up_to: int) -> None:
+        """drop removes the files of the batches up to and including up_to."""
+        for batch_id in self.batches():
+            if batch_id <= up_to:
+                self._file(batch_id).unlink(missing_ok=True)
+
+
+def add_counts(
     engine: Engine,
     table_name: str,
-    minutes: Sequence[CampaignMinute],
+    stream: str,
+    pending: dict[int, list[MinuteCounts]],
     *,
     sleep: Callable[[float], None] = time.sleep,
-) -> None:
-    """upsert_mysql writes the values into MySQL's KPI table, retrying while MySQL is away."""
-    if not minutes:
-        return
-    table = mysql_table(table_name)
-    statement = insert(table)
-    statement = statement.on_duplicate_key_update(
-        {column: statement.inserted[column] for column in (*UPDATED, "updated_at")}
-    )
+) -> list[CampaignMinute]:
+    """add_counts adds the batches newer than the stream's last one; returns the new values.
 
-    def attempt() -> None:
+    The values returned are those of every campaign-minute the pending batches touch, added
+    now or earlier, so the caller can write them to Hive even after a crash.
+    """
+    if not pending:
+        return []
+    table = mysql_table(table_name)
+    keys = sorted({c.key for counts in pending.values() for c in counts})
+    newest = max(pending)
+    streams = campaign_kpi_streams
+
+    def attempt() -> list[CampaignMinute]:
         now = naive_utc(datetime.now(UTC))
         with engine.begin() as connection:
-            connection.execute(
-                statement, [asdict(minute) | {"updated_at": now} for minute in minutes]
+            last = connection.execute(
+                select(streams.c.batch_id).where(streams.c.stream == stream).with_for_update()
+            ).scalar()
+            fresh = [
+                c
+                for batch_id, counts in pending.items()
+                if last is None or batch_id > last
+                for c in counts
+            ]
+            current = (
+                {
+                    (row.campaign_id, row.minute): CampaignMinute(*row)
+                    for row in connection.execute(
+                        select(table.c.campaign_id, table.c.minute, *(table.c[n] for n in UPDATED))
+                        .where(tuple_(table.c.campaign_id, table.c.minute).in_(keys))
+                        .with_for_update()
+                    )
+                }
+                if keys
+                else {}
             )
+            if fresh:
+                for key, counts in merge_counts(fresh).items():
+                    current[key] = added(current.get(key), counts)
+                statement = insert(table)
+                statement = statement.on_duplicate_key_update(
+                    {column: statement.inserted[column] for column in (*UPDATED, "updated_at")}
+                )
+                changed = {c.key for c in fresh}
+                connection.execute(
+                    statement,
+                    [asdict(current[key]) | {"updated_at": now} for key in sorted(changed)],
+                )
+            if last is None or newest > last:
+                upsert = insert(streams).values(stream=stream, batch_id=newest, updated_at=now)
+                connection.execute(upsert.on_duplicate_key_update(batch_id=newest, updated_at=now))
+        return [current[key] for key in keys if key in current]
 
     def retrying(number: int, error: BaseException, delay: float) -> None:
         log.warning(
-            "KPI upsert attempt %s of %s failed, retrying in %.1f s: %s",
+            "KPI addition attempt %s of %s failed, retrying in %.1f s: %s",
             number,
             UPSERT_ATTEMPTS,
             delay,
             error,
         )
 
-    retry(
+    return retry(
         attempt,
         retryable=is_transient,
         attempts=UPSERT_ATTEMPTS,
@@ -115,9 +226,9 @@ def upsert_mysql(
 
 
 def append_hive(
-    spark: SparkSession, tables: Tables, minutes: Sequence[CampaignMinute], batch_id: int
+    spark: SparkSession, files: TableFiles, minutes: Sequence[CampaignMinute], batch_id: int
 ) -> None:
-    """append_hive adds the values to the Hive change log, once per campaign-minute and batch."""
+    """append_hive adds the values to the Hive change log as batch batch_id (replaceable)."""
     if not minutes:
         return
     now = datetime.now(UTC)  # aware datetimes: Spark reads naive ones as local time
@@ -139,29 +250,54 @@ def append_hive(
         for m in minutes
     ]
     schema = ", ".join(f"`{name}` {kind}" for name, kind in KPI_COLUMNS)
-    frame = spark.createDataFrame(records, schema)
-    days = sorted({record[-1] for record in records})
-    written = (
-        spark.table(tables.kpi_updates)
-        .where(sf.col("dt").isin(days) & (sf.col("writer_batch") == batch_id))
-        .select("campaign_id", "minute", "writer_batch")
-    )
-    frame.join(written, ["campaign_id", "minute", "writer_batch"], "left_anti").select(
-        *names(KPI_COLUMNS)
-    ).write.insertInto(tables.kpi_updates)
+    files.append(spark.createDataFrame(records, schema), batch_id)
 
 
-def write_batch(
-    spark: SparkSession,
-    tables: Tables,
-    engine: Engine,
-    *,
-    table_name: str,
-    batch: DataFrame,
-    batch_id: int,
-) -> int:
-    """write_batch stores one batch of KPI updates on both sides; returns how many."""
-    minutes = collect_minutes(batch)
-    upsert_mysql(engine, table_name, minutes)
-    append_hive(spark, tables, minutes, batch_id)
-    return len(minutes)
+class KpiSink:
+    """KpiSink takes each archived batch's counts and adds them (see the module docstring)."""
+
+    def __init__(
+        self,
+        spark: SparkSession,
+        tables: Tables,
+        engine: Engine,
+        *,
+        table_name: str,
+        directory: Path,
+    ) -> None:
+        self.spark = spark
+        self.engine = engine
+        self.table_name = table_name
+        self.pending = PendingCounts(directory / "pending")
+        self.identity = directory / "stream"
+        self.files = TableFiles(spark, tables.kpi_updates, ("dt",))
+
+    @property
+    def stream(self) -> str:
+        """stream names this KPI stream in MySQL: its table and its checkpoint's own id."""
+        if not self.identity.exists():
+            self.identity.parent.mkdir(parents=True, exist_ok=True)
+            temporary = self.identity.with_suffix(".tmp")
+            temporary.write_text(os.urandom(8).hex())
+            os.replace(temporary, self.identity)
+        return f"{self.table_name}:{self.identity.read_text().strip()}"[:64]
+
+    def record(self, batch_id: int, events: DataFrame) -> None:
+        """record sets down the counts of a batch's archived events (called inside the batch)."""
+        self.pending.put(batch_id, minute_counts(events))
+
+    def catch_up(self) -> int:
+        """catch_up adds every pending batch; returns how many campaign-minutes it wrote."""
+        batches = self.pending.batches()
+        if not batches:
+            return 0
+        pending = {batch_id: self.pending.read(batch_id) for batch_id in batches}
+        minutes = add_counts(self.engine, self.table_name, self.stream, pending)
+        append_hive(self.spark, self.files, minutes, max(batches))
+        self.pending.drop(max(batches))
+        return len(minutes)
+
+
+def kpi_database(settings: Settings) -> Engine:
+    """kpi_database is the KPI sink's MySQL engine: one connection, bounded by timeouts."""
+    return engine(settings.database_url, pool_size=1, timeout_seconds=MYSQL_TIMEOUT_SECONDS)

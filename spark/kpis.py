@@ -14,6 +14,7 @@ Ratios are rounded half-even to 8 places (DECIMAL(12,8) in MySQL and Hive).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -75,4 +76,56 @@ def campaign_minute(
         conversion_rate=ratio(acquisitions, clicks),
         spend=quantize_down(spend),
         ecpm=ecpm(spend, impressions),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class MinuteCounts:
+    """MinuteCounts is what one or more micro-batches add to one campaign-minute."""
+
+    campaign_id: str
+    minute: datetime  # naive UTC, the start of the minute
+    impressions: int
+    clicks: int
+    acquisitions: int
+    spend: Decimal
+
+    @property
+    def key(self) -> tuple[str, datetime]:
+        """key names the campaign-minute."""
+        return (self.campaign_id, self.minute)
+
+
+def merge_counts(counts: Iterable[MinuteCounts]) -> dict[tuple[str, datetime], MinuteCounts]:
+    """merge_counts adds up counts of the same campaign-minute (sums commute: any order)."""
+    merged: dict[tuple[str, datetime], MinuteCounts] = {}
+    for each in counts:
+        seen = merged.get(each.key)
+        merged[each.key] = (
+            each
+            if seen is None
+            else MinuteCounts(
+                each.campaign_id,
+                each.minute,
+                seen.impressions + each.impressions,
+                seen.clicks + each.clicks,
+                seen.acquisitions + each.acquisitions,
+                seen.spend + each.spend,
+            )
+        )
+    return merged
+
+
+def added(current: CampaignMinute | None, counts: MinuteCounts) -> CampaignMinute:
+    """added is a campaign-minute's KPIs once counts are added to what it had."""
+    base = current or campaign_minute(
+        counts.campaign_id, counts.minute, impressions=0, clicks=0, acquisitions=0, spend=ZERO
+    )
+    return campaign_minute(
+        counts.campaign_id,
+        counts.minute,
+        impressions=base.impressions + counts.impressions,
+        clicks=base.clicks + counts.clicks,
+        acquisitions=base.acquisitions + counts.acquisitions,
+        spend=base.spend + counts.spend,
     )

@@ -1,45 +1,83 @@
-"""The feedback writer's two streaming queries: read user-feedback → decode → write.
+"""The feedback writer's streaming query: read user-feedback → decode once → archive and count.
 
-- ``feedback-events`` archives every decoded event into the Hive billing table through the
-  idempotent sink of spark/billing_sink.py (exactly once across restarts).
-- ``campaign-kpis`` de-duplicates by request id within the watermark, aggregates per campaign
-  and one-minute window of event time, and upserts the values into MySQL and Hive
-  (spark/kpi_sink.py).
+One query reads the topic, decodes each record once (spark/decode.py), drops request ids it
+has seen within the dedup window (Spark's state store, checkpointed with the offsets), and
+hands each micro-batch to one function that
 
-Each query has its own checkpoint (spark/status.py) and reads the topic from the earliest
-offset the first time it runs; started again after a failure (spark/feedback_writer.py), it
-resumes from that checkpoint, replaying the batch that failed.
+1. archives it into the Hive billing table and the quarantine (spark/billing_sink.py), and
+2. sets down its per-campaign, per-minute counts for the KPIs (spark/kpi_sink.py), which the
+   writer adds to MySQL and Hive between batches, so a MySQL outage never stops the archive.
+
+The trigger adapts to the traffic: every ``spark_trigger_seconds`` the query looks at Kafka and
+starts a batch once ``spark_min_offsets_per_trigger`` records wait, or when the oldest waiting
+record has waited ``spark_max_trigger_delay_seconds``; it never takes more than
+``spark_max_offsets_per_trigger`` at once. Idle, it runs no batch at all.
+
+The first start (no checkpoint) resumes after the highest Kafka offsets the archive already
+holds, so a new checkpoint never archives an event twice.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as sf
 from pyspark.sql.streaming.query import StreamingQuery
-from sqlalchemy import Engine
 
 from servers.settings import Settings
-from servers.storage.db import engine
-from spark import billing_sink, kpi_sink
-from spark.billing_sink import BatchOutcome
+from spark import billing_sink
+from spark.billing_sink import Archive, BatchOutcome
 from spark.decode import DECODED_DDL, decode_batches
-from spark.status import BILLING_QUERY, KPI_QUERY, checkpoint_dir
+from spark.kpi_sink import KpiSink
+from spark.status import BILLING_QUERY, checkpoint_dir
 from spark.tables import Tables
 
 KAFKA_COLUMNS = ("value", "topic", "partition", "offset", "timestamp")
 
 
+def starting_offsets(spark: SparkSession, settings: Settings) -> str:
+    """starting_offsets is "earliest", or just past what the archive holds of the topic."""
+    tables = Tables(settings.hive_database)
+    highest = spark.sql(
+        f"SELECT kafka_partition AS p, max(kafka_offset) AS o FROM {tables.billing} "
+        f"GROUP BY kafka_partition UNION ALL "
+        f"SELECT kafka_partition AS p, max(kafka_offset) AS o FROM {tables.quarantine} "
+        f"WHERE kafka_topic = '{settings.feedback_topic}' GROUP BY kafka_partition"
+    ).collect()
+    after: dict[str, int] = {}
+    for row in highest:
+        after[str(row.p)] = max(after.get(str(row.p), -1), int(row.o) + 1)
+    if not after:
+        return "earliest"
+    partitions = _partitions(settings)
+    return json.dumps(
+        {settings.feedback_topic: {str(p): after.get(str(p), -2) for p in partitions}}
+    )
+
+
+def _partitions(settings: Settings) -> list[int]:
+    """_partitions are the feedback topic's partition numbers."""
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
+    topics = admin.list_topics(settings.feedback_topic, timeout=30).topics
+    return sorted(topics[settings.feedback_topic].partitions)
+
+
 def read_feedback(spark: SparkSession, settings: Settings) -> DataFrame:
     """read_feedback is the user-feedback topic as a stream of Kafka records."""
+    fresh = not (checkpoint_dir(settings, BILLING_QUERY) / "offsets").is_dir()
     return (
         spark.readStream.format("kafka")
         .option("kafka.bootstrap.servers", settings.bootstrap_servers)
         .option("subscribe", settings.feedback_topic)
-        .option("startingOffsets", "earliest")
+        .option("startingOffsets", starting_offsets(spark, settings) if fresh else "earliest")
         .option("maxOffsetsPerTrigger", settings.spark_max_offsets_per_trigger)
+        .option("minOffsetsPerTrigger", settings.spark_min_offsets_per_trigger)
+        .option("maxTriggerDelay", f"{int(settings.spark_max_trigger_delay_seconds * 1000)}ms")
         .load()
     )
 
@@ -49,78 +87,57 @@ def decode(records: DataFrame) -> DataFrame:
     return records.select(*KAFKA_COLUMNS).mapInArrow(decode_batches, DECODED_DDL)
 
 
+def first_seen(decoded: DataFrame, window_seconds: int) -> DataFrame:
+    """first_seen drops a record whose request id came by within the last window_seconds.
+
+    The window is in processing time (the batch's own time), so no record is ever late: a
+    copy published at any point within the window after the first is dropped. A record that
+    did not decode is keyed by its Kafka position, so it is never mistaken for another.
+    """
+    position = sf.concat_ws("/", "kafka_topic", "kafka_partition", "kafka_offset")
+    return (
+        decoded.withColumn("_key", sf.coalesce("request_id", position))
+        .withColumn("_seen_at", sf.current_timestamp())
+        .withWatermark("_seen_at", f"{window_seconds} seconds")
+        .dropDuplicatesWithinWatermark(["_key"])
+        .drop("_key", "_seen_at")
+    )
+
+
 def _trigger(settings: Settings) -> dict[str, Any]:
     return {"processingTime": f"{settings.spark_trigger_seconds} seconds"}
 
 
-def start_billing(
+def start_writer(
     spark: SparkSession,
     settings: Settings,
+    kpis: KpiSink,
     on_write: Callable[[int], None],
     on_batch: Callable[[BatchOutcome], None],
 ) -> StreamingQuery:
-    """start_billing starts the archive query; on_write and on_batch hear each batch go by."""
-    tables = Tables(settings.hive_database)
+    """start_writer starts the query; on_write and on_batch hear each batch go by."""
+    archive = Archive(spark, Tables(settings.hive_database), settings.spark_dedup_seconds)
 
     def write(batch: DataFrame, batch_id: int) -> None:
         on_write(batch_id)
-        on_batch(billing_sink.write_batch(spark, tables, batch, batch_id))
+        batch.persist()
+        try:
+            outcome = billing_sink.write_batch(
+                spark,
+                archive,
+                batch,
+                batch_id,
+                on_archived=lambda events: kpis.record(batch_id, events),
+            )
+        finally:
+            batch.unpersist()
+        on_batch(outcome)
 
+    stream = first_seen(decode(read_feedback(spark, settings)), settings.spark_dedup_seconds)
     return (
-        decode(read_feedback(spark, settings))
-        .writeStream.queryName(BILLING_QUERY)
+        stream.writeStream.queryName(BILLING_QUERY)
         .foreachBatch(write)
         .option("checkpointLocation", str(checkpoint_dir(settings, BILLING_QUERY)))
-        .trigger(**_trigger(settings))
-        .start()
-    )
-
-
-def campaign_minutes(decoded: DataFrame, watermark_seconds: int) -> DataFrame:
-    """campaign_minutes is the streaming aggregate per campaign and minute of event time."""
-    return (
-        decoded.where(sf.col("error").isNull())
-        .select("request_id", "campaign_id", "timestamp", "click", "acquisition", "expenditure")
-        .withWatermark("timestamp", f"{watermark_seconds} seconds")
-        .dropDuplicatesWithinWatermark(["request_id"])
-        .groupBy("campaign_id", sf.window("timestamp", "1 minute"))
-        .agg(
-            sf.count(sf.lit(1)).alias("impressions"),
-            sf.sum("click").alias("clicks"),
-            sf.sum("acquisition").alias("acquisitions"),
-            sf.sum("expenditure").alias("spend"),
-        )
-    )
-
-
-def kpi_database(settings: Settings) -> Engine:
-    """kpi_database is the KPI sink's MySQL engine: one connection, bounded by timeouts."""
-    return engine(
-        settings.database_url, pool_size=1, timeout_seconds=kpi_sink.MYSQL_TIMEOUT_SECONDS
-    )
-
-
-def start_kpis(
-    spark: SparkSession,
-    settings: Settings,
-    database: Engine,
-    on_batch: Callable[[int, int], None],
-) -> StreamingQuery:
-    """start_kpis starts the KPI query; on_batch hears (batch id, campaign-minutes written)."""
-    tables = Tables(settings.hive_database)
-
-    def write(batch: DataFrame, batch_id: int) -> None:
-        written = kpi_sink.write_batch(
-            spark, tables, database, table_name=settings.kpi_table, batch=batch, batch_id=batch_id
-        )
-        on_batch(batch_id, written)
-
-    return (
-        campaign_minutes(decode(read_feedback(spark, settings)), settings.kpi_watermark_seconds)
-        .writeStream.queryName(KPI_QUERY)
-        .outputMode("update")
-        .foreachBatch(write)
-        .option("checkpointLocation", str(checkpoint_dir(settings, KPI_QUERY)))
         .trigger(**_trigger(settings))
         .start()
     )

@@ -176,3 +176,12 @@ campaign_kpis = Table(
     Column("ecpm", MONEY, nullable=False),
     Column("updated_at", DateTime, nullable=False),
 )
+
+# The last micro-batch each KPI stream added to its KPI table (spark/kpi_sink.py).
+campaign_kpi_streams = Table(
+    "campaign_kpi_streams",
+    metadata,
+    Column("stream", String(64), primary_key=True),
+    Column("batch_id", BigInteger, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)

@@ -1,4 +1,4 @@
-"""spark.kpi_sink: the KPI upsert rides out a MySQL that is away for a moment, and only that."""
+"""spark.kpi_sink: pending counts survive as files; the addition rides out a MySQL away briefly."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, cast
 
 import pymysql
@@ -15,18 +16,10 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from spark import kpi_sink
-from spark.kpis import campaign_minute
+from spark.kpi_sink import PendingCounts
+from spark.kpis import MinuteCounts
 
-MINUTES = [
-    campaign_minute(
-        "c-1",
-        datetime(2026, 1, 31, 7, 15),
-        impressions=3,
-        clicks=2,
-        acquisitions=1,
-        spend=Decimal("0.0406"),
-    )
-]
+COUNTS = [MinuteCounts("c-1", datetime(2026, 1, 31, 7, 15), 3, 2, 1, Decimal("0.0406"))]
 
 
 def operational(number: int) -> OperationalError:
@@ -53,18 +46,22 @@ class FlakyEngine:
 
 
 def _upsert(database: FlakyEngine, waits: list[float]) -> None:
-    kpi_sink.upsert_mysql(cast(Engine, database), "campaign_kpis", MINUTES, sleep=waits.append)
+    kpi_sink.add_counts(
+        cast(Engine, database), "campaign_kpis", "stream", {7: COUNTS}, sleep=waits.append
+    )
 
 
 def test_a_transient_failure_is_retried_until_mysql_answers() -> None:
-    database = FlakyEngine(operational(2013), operational(1205), operational(2003))
+    database = FlakyEngine(operational(2013), operational(1205), operational(2003), missing())
     waits: list[float] = []
-    _upsert(database, waits)
+    with pytest.raises(ProgrammingError):  # the fourth attempt got through to MySQL's answer
+        _upsert(database, waits)
     assert database.attempts == 4
     assert waits == [0.5, 1.0, 2.0]
-    ((sql, rows),) = database.executed  # written once, as an idempotent upsert
-    assert "ON DUPLICATE KEY UPDATE" in sql
-    assert rows[0]["campaign_id"] == "c-1" and rows[0]["spend"] == Decimal("0.0406000000")
+
+
+def missing() -> ProgrammingError:
+    return ProgrammingError("INSERT", {}, pymysql.err.ProgrammingError(1146, "no such table"))
 
 
 def test_a_mysql_away_too_long_fails_the_batch_after_bounded_attempts() -> None:
@@ -78,15 +75,40 @@ def test_a_mysql_away_too_long_fails_the_batch_after_bounded_attempts() -> None:
 
 
 def test_an_error_that_is_not_transient_fails_at_once() -> None:
-    missing = ProgrammingError("INSERT", {}, pymysql.err.ProgrammingError(1146, "no such table"))
-    database = FlakyEngine(missing)
+    database = FlakyEngine(missing())
     waits: list[float] = []
     with pytest.raises(ProgrammingError):
         _upsert(database, waits)
     assert (database.attempts, waits) == (1, [])
 
 
-def test_nothing_to_write_touches_nothing() -> None:
+def test_nothing_pending_touches_nothing() -> None:
     database = FlakyEngine(operational(2003))
-    kpi_sink.upsert_mysql(cast(Engine, database), "campaign_kpis", [], sleep=pytest.fail)
+    assert kpi_sink.add_counts(cast(Engine, database), "t", "s", {}, sleep=pytest.fail) == []
     assert database.attempts == 0
+
+
+def test_pending_counts_come_back_exactly_oldest_batch_first(tmp_path: Path) -> None:
+    pending = PendingCounts(tmp_path / "pending")
+    assert pending.batches() == []
+    later = [MinuteCounts("c-2", datetime(2026, 1, 31, 7, 16), 1, 0, 0, Decimal("0.0000000001"))]
+    pending.put(12, later)
+    pending.put(3, COUNTS)
+    assert pending.batches() == [3, 12]
+    assert pending.read(3) == COUNTS and pending.read(12) == later
+
+
+def test_a_replayed_batch_replaces_its_pending_counts(tmp_path: Path) -> None:
+    pending = PendingCounts(tmp_path)
+    pending.put(5, COUNTS * 2)
+    pending.put(5, COUNTS)
+    assert pending.read(5) == COUNTS
+    assert [p.name for p in tmp_path.iterdir()] == ["000000000005.json"]  # no temporary left
+
+
+def test_dropping_removes_the_batches_added_and_keeps_the_newer(tmp_path: Path) -> None:
+    pending = PendingCounts(tmp_path)
+    for batch_id in (1, 2, 3):
+        pending.put(batch_id, COUNTS)
+    pending.drop(2)
+    assert pending.batches() == [3]

@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from spark.kpis import campaign_minute, ecpm, ratio
+from hypothesis import given
+from hypothesis import strategies as st
+
+from spark.kpis import (
+    CampaignMinute,
+    MinuteCounts,
+    added,
+    campaign_minute,
+    ecpm,
+    merge_counts,
+    ratio,
+)
 from tests.fixtures.kpis import Charged, from_events
 
 MINUTE = datetime(2026, 1, 31, 7, 15)
@@ -44,3 +55,38 @@ def test_from_events_counts_each_request_once_per_minute() -> None:
     assert (first.impressions, first.clicks, first.acquisitions) == (3, 2, 1)
     assert first.spend == Decimal("0.0403")
     assert kpis[("c", MINUTE.replace(minute=16))].impressions == 1
+
+
+_counts = st.builds(
+    MinuteCounts,
+    st.sampled_from(["c-1", "c-2"]),
+    st.sampled_from([datetime(2026, 1, 31, 7, 15), datetime(2026, 1, 31, 7, 16)]),
+    st.integers(0, 1000),
+    st.integers(0, 100),
+    st.integers(0, 10),
+    st.decimals(min_value=0, max_value=100, places=10, allow_nan=False),
+)
+
+
+@given(st.lists(_counts, max_size=30), st.integers(1, 5))
+def test_adding_batch_by_batch_equals_adding_everything_at_once(
+    counts: list[MinuteCounts], batches: int
+) -> None:
+    stepwise: dict[tuple[str, datetime], CampaignMinute] = {}
+    for start in range(batches):
+        for key, each in merge_counts(counts[start::batches]).items():
+            stepwise[key] = added(stepwise.get(key), each)
+    at_once = {key: added(None, each) for key, each in merge_counts(counts).items()}
+    assert stepwise == at_once
+    for key, kpi in at_once.items():
+        mine = [c for c in counts if c.key == key]
+        assert kpi.impressions == sum(c.impressions for c in mine)
+        assert kpi.spend == sum((c.spend for c in mine), Decimal(0))
+        assert kpi == campaign_minute(
+            key[0],
+            key[1],
+            impressions=kpi.impressions,
+            clicks=sum(c.clicks for c in mine),
+            acquisitions=sum(c.acquisitions for c in mine),
+            spend=kpi.spend,
+        )

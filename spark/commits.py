@@ -1,0 +1,163 @@
+"""Idempotent appends to Hive tables, keyed by the micro-batch id: no reading of the archive.
+
+Structured Streaming commits a batch in its checkpoint only after ``foreachBatch`` returned,
+and replays an uncommitted batch with the same offsets (so the same rows) after a crash. An
+append therefore only needs to make its own earlier attempt disappear, which a batch's files
+make easy when they are named after it:
+
+1. the rows are written to a hidden staging directory of the table (``_staging/b<batch>``;
+   readers never list names starting with ``_``), one file per partition;
+2. the partitions the batch touches are registered in the metastore;
+3. in each partition's directory, files an earlier attempt of the same batch left
+   (``b<batch>-*``) are deleted, then the staged files are renamed in as ``b<batch>-<n>``.
+
+The cost is the batch's own rows and files, however large the table has grown. Renames are
+the file system's own (local, HDFS: atomic per file), done through Hadoop's FileSystem API
+so that the warehouse may live on any storage Spark reaches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+
+STAGING = "_staging"
+_PARQUET = ".parquet"
+
+
+def batch_prefix(batch_id: int) -> str:
+    """batch_prefix starts the name of every file a batch writes ("b000000000042-")."""
+    return f"b{batch_id:012d}-"
+
+
+def batch_file(batch_id: int, number: int) -> str:
+    """batch_file is the name of a batch's number-th file in a partition."""
+    return f"{batch_prefix(batch_id)}{number:03d}.snappy{_PARQUET}"
+
+
+def partition_dir(spec: Mapping[str, str]) -> str:
+    """partition_dir is a partition's directory below its table ("dt=2026-01-31/hr=07")."""
+    return "/".join(f"{name}={value}" for name, value in spec.items())
+
+
+def partition_clause(spec: Mapping[str, str]) -> str:
+    """partition_clause names a partition in SQL: PARTITION (dt='2026-01-31', hr='07')."""
+    return "PARTITION (" + ", ".join(f"{name}='{value}'" for name, value in spec.items()) + ")"
+
+
+def parse_partition(path: str, columns: Sequence[str]) -> dict[str, str]:
+    """parse_partition reads "dt=2026-01-31/hr=07" (the end of a path) back into a spec."""
+    parts = path.rstrip("/").split("/")[-len(columns) :] if columns else []
+    spec = dict(part.split("=", 1) for part in parts)
+    if list(spec) != list(columns):
+        raise ValueError(f"{path!r} is not a partition directory of {', '.join(columns)}")
+    return spec
+
+
+@dataclass
+class TableFiles:
+    """TableFiles appends batches to one table (partitioned by columns, maybe none)."""
+
+    spark: SparkSession
+    table: str
+    columns: tuple[str, ...] = ()
+    locations: dict[tuple[str, ...], str] = field(default_factory=dict)
+    _root: str | None = None
+
+    def _jvm(self) -> Any:
+        return self.spark.sparkContext._jvm
+
+    def _fs(self, path: str) -> Any:
+        conf = self.spark.sparkContext._jsc.hadoopConfiguration()
+        return self._jvm().org.apache.hadoop.fs.Path(path).getFileSystem(conf)
+
+    def _path(self, *parts: str) -> Any:
+        return self._jvm().org.apache.hadoop.fs.Path("/".join(p.rstrip("/") for p in parts))
+
+    @staticmethod
+    def _described_location(rows: list[Any]) -> str:
+        for row in rows:
+            if row.col_name == "Location":
+                return str(row.data_type)
+        raise RuntimeError("the metastore gave no location")
+
+    @property
+    def root(self) -> str:
+        """root is the table's location."""
+        if self._root is None:
+            rows = self.spark.sql(f"DESCRIBE FORMATTED {self.table}").collect()
+            self._root = self._described_location(rows)
+        return self._root
+
+    def location(self, spec: Mapping[str, str]) -> str:
+        """location is where a registered partition's files live (asked once, then kept)."""
+        key = tuple(spec.values())
+        if key not in self.locations:
+            rows = self.spark.sql(
+                f"DESCRIBE FORMATTED {self.table} {partition_clause(spec)}"
+            ).collect()
+            self.locations[key] = self._described_location(rows)
+        return self.locations[key]
+
+    def moved(self, spec: Mapping[str, str], location: str) -> None:
+        """moved records that a partition now lives elsewhere (after a compaction)."""
+        self.locations[tuple(spec.values())] = location
+
+    def _staged(self, staging: str) -> dict[tuple[str, ...], list[Any]]:
+        """_staged lists the staged data files by partition values."""
+        fs = self._fs(staging)
+        found: dict[tuple[str, ...], list[Any]] = {}
+        files = fs.listFiles(self._path(staging), True)
+        while files.hasNext():
+            status = files.next()
+            path = status.getPath()
+            if not path.getName().endswith(_PARQUET) or path.getName().startswith(("_", ".")):
+                continue
+            relative = path.getParent().toString()
+            spec = parse_partition(relative, self.columns) if self.columns else {}
+            found.setdefault(tuple(spec.values()), []).append(path)
+        return found
+
+    def register(self, specs: Sequence[Mapping[str, str]]) -> None:
+        """register adds the partitions to the metastore if they are missing."""
+        if specs:
+            clauses = " ".join(partition_clause(spec) for spec in specs)
+            self.spark.sql(f"ALTER TABLE {self.table} ADD IF NOT EXISTS {clauses}")
+
+    def append(self, frame: DataFrame, batch_id: int) -> list[dict[str, str]]:
+        """append writes frame's rows (the table's columns) as batch batch_id; returns the
+        partitions it wrote to.
+
+        Run again for the same batch (a replay), it replaces what the earlier attempt wrote.
+        """
+        staging = f"{self.root.rstrip('/')}/{STAGING}/{batch_prefix(batch_id).rstrip('-')}"
+        fs = self._fs(staging)
+        fs.delete(self._path(staging), True)
+        rows = frame.repartition(*self.columns) if self.columns else frame.coalesce(1)
+        writer = rows.write.mode("overwrite")
+        if self.columns:
+            writer = writer.partitionBy(*self.columns)
+        writer.parquet(staging)
+        staged = self._staged(staging)
+        specs = [dict(zip(self.columns, key, strict=True)) for key in staged]
+        if self.columns:
+            self.register(specs)
+        for key, paths in staged.items():
+            spec = dict(zip(self.columns, key, strict=True))
+            target = self.location(spec) if self.columns else self.root
+            self.forget(target, batch_id)
+            for number, path in enumerate(sorted(paths, key=lambda p: p.getName())):
+                if not fs.rename(path, self._path(target, batch_file(batch_id, number))):
+                    raise RuntimeError(f"could not move {path.toString()} into {target}")
+        fs.delete(self._path(staging), True)
+        return specs
+
+    def forget(self, directory: str, batch_id: int) -> None:
+        """forget deletes the files a batch wrote into a directory (an earlier attempt's)."""
+        fs = self._fs(directory)
+        found = fs.globStatus(self._path(directory, batch_prefix(batch_id) + "*"))
+        for status in found or []:
+            fs.delete(status.getPath(), False)
