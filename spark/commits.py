@@ -9,7 +9,9 @@ make easy when they are named after it:
    readers never list names starting with ``_``), one file per partition;
 2. the partitions the batch touches are registered in the metastore;
 3. in each partition's directory, files an earlier attempt of the same batch left
-   (``b<batch>-*``) are deleted, then the staged files are renamed in as ``b<batch>-<n>``.
+   (``b<batch>-<lineage>-*``) are deleted, then the staged files are renamed in as
+   ``b<batch>-<lineage>-<n>``; the lineage names the checkpoint (spark/status.py), whose
+   batch ids start from 0 again if it is ever replaced.
 
 The cost is the batch's own rows and files, however large the table has grown. Renames are
 the file system's own (local, HDFS: atomic per file), done through Hadoop's FileSystem API
@@ -22,20 +24,43 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 from pyspark.sql import DataFrame, SparkSession
 
 STAGING = "_staging"
 _PARQUET = ".parquet"
 
 
-def batch_prefix(batch_id: int) -> str:
-    """batch_prefix starts the name of every file a batch writes ("b000000000042-")."""
-    return f"b{batch_id:012d}-"
+def batch_prefix(batch_id: int, lineage: str) -> str:
+    """batch_prefix starts the name of every file a batch writes ("b000000000042-1f2e3d4c-").
+
+    lineage names the checkpoint the batch ids count in: a new checkpoint counts from 0 again,
+    and its batches must never take an older checkpoint's files for their own.
+    """
+    return f"b{batch_id:012d}-{lineage}-"
 
 
-def batch_file(batch_id: int, number: int) -> str:
+def batch_file(batch_id: int, lineage: str, number: int) -> str:
     """batch_file is the name of a batch's number-th file in a partition."""
-    return f"{batch_prefix(batch_id)}{number:03d}.snappy{_PARQUET}"
+    return f"{batch_prefix(batch_id, lineage)}{number:03d}.snappy{_PARQUET}"
+
+
+def _split(rows: pa.Table, columns: Sequence[str]) -> list[tuple[tuple[str, ...], pa.Table]]:
+    """_split groups rows by the values of the partition columns."""
+    if not columns:
+        return [((), rows)]
+    keys = rows.select(list(columns)).group_by(list(columns)).aggregate([]).to_pylist()
+    parts = []
+    for key in keys:
+        mask = None
+        for name in columns:
+            test = pc.equal(rows.column(name), key[name])
+            mask = test if mask is None else pc.and_(mask, test)
+        parts.append((tuple(str(key[name]) for name in columns), rows.filter(mask)))
+    return parts
 
 
 def partition_dir(spec: Mapping[str, str]) -> str:
@@ -65,6 +90,7 @@ class TableFiles:
     table: str
     columns: tuple[str, ...] = ()
     locations: dict[tuple[str, ...], str] = field(default_factory=dict)
+    registered: set[tuple[str, ...]] = field(default_factory=set)
     _root: str | None = None
 
     def _jvm(self) -> Any:
@@ -122,18 +148,20 @@ class TableFiles:
         return found
 
     def register(self, specs: Sequence[Mapping[str, str]]) -> None:
-        """register adds the partitions to the metastore if they are missing."""
-        if specs:
-            clauses = " ".join(partition_clause(spec) for spec in specs)
+        """register adds the partitions to the metastore if they are missing (once each)."""
+        missing = [spec for spec in specs if tuple(spec.values()) not in self.registered]
+        if missing:
+            clauses = " ".join(partition_clause(spec) for spec in missing)
             self.spark.sql(f"ALTER TABLE {self.table} ADD IF NOT EXISTS {clauses}")
+            self.registered.update(tuple(spec.values()) for spec in missing)
 
-    def append(self, frame: DataFrame, batch_id: int) -> list[dict[str, str]]:
+    def append(self, frame: DataFrame, batch_id: int, lineage: str) -> list[dict[str, str]]:
         """append writes frame's rows (the table's columns) as batch batch_id; returns the
         partitions it wrote to.
 
         Run again for the same batch (a replay), it replaces what the earlier attempt wrote.
         """
-        staging = f"{self.root.rstrip('/')}/{STAGING}/{batch_prefix(batch_id).rstrip('-')}"
+        staging = f"{self.root.rstrip('/')}/{STAGING}/{batch_prefix(batch_id, lineage).rstrip('-')}"
         fs = self._fs(staging)
         fs.delete(self._path(staging), True)
         rows = frame.repartition(*self.columns) if self.columns else frame.coalesce(1)
@@ -141,23 +169,56 @@ class TableFiles:
         if self.columns:
             writer = writer.partitionBy(*self.columns)
         writer.parquet(staging)
-        staged = self._staged(staging)
+        return self._place(staging, self._staged(staging), batch_id, lineage)
+
+    def append_arrow(self, rows: pa.Table, batch_id: int, lineage: str) -> list[dict[str, str]]:
+        """append_arrow is append for rows already on the driver: written with Arrow, no job.
+
+        rows holds the table's columns, partition columns last. Files are Parquet as Spark
+        writes them (snappy, INT96 times), so every reader of the table reads them alike.
+        """
+        staging = f"{self.root.rstrip('/')}/{STAGING}/{batch_prefix(batch_id, lineage).rstrip('-')}"
+        fs = self._fs(staging)
+        fs.delete(self._path(staging), True)
+        arrow_fs, base = pafs.FileSystem.from_uri(staging)
+        data = [name for name in rows.column_names if name not in self.columns]
+        staged: dict[tuple[str, ...], list[Any]] = {}
+        for key, part in _split(rows, self.columns):
+            spec = dict(zip(self.columns, key, strict=True))
+            directory = f"{base}/{partition_dir(spec)}" if self.columns else base
+            arrow_fs.create_dir(directory)
+            pq.write_table(
+                part.select(data),
+                f"{directory}/part-00000{_PARQUET}",
+                filesystem=arrow_fs,
+                compression="snappy",
+                use_deprecated_int96_timestamps=True,
+            )
+            suffix = f"/{partition_dir(spec)}" if self.columns else ""
+            staged[key] = [self._path(f"{staging}{suffix}/part-00000{_PARQUET}")]
+        return self._place(staging, staged, batch_id, lineage)
+
+    def _place(
+        self, staging: str, staged: dict[tuple[str, ...], list[Any]], batch_id: int, lineage: str
+    ) -> list[dict[str, str]]:
+        """_place moves a batch's staged files into their partitions (see the module)."""
+        fs = self._fs(staging)
         specs = [dict(zip(self.columns, key, strict=True)) for key in staged]
         if self.columns:
             self.register(specs)
         for key, paths in staged.items():
             spec = dict(zip(self.columns, key, strict=True))
             target = self.location(spec) if self.columns else self.root
-            self.forget(target, batch_id)
+            self.forget(target, batch_id, lineage)
             for number, path in enumerate(sorted(paths, key=lambda p: p.getName())):
-                if not fs.rename(path, self._path(target, batch_file(batch_id, number))):
+                if not fs.rename(path, self._path(target, batch_file(batch_id, lineage, number))):
                     raise RuntimeError(f"could not move {path.toString()} into {target}")
         fs.delete(self._path(staging), True)
         return specs
 
-    def forget(self, directory: str, batch_id: int) -> None:
+    def forget(self, directory: str, batch_id: int, lineage: str) -> None:
         """forget deletes the files a batch wrote into a directory (an earlier attempt's)."""
         fs = self._fs(directory)
-        found = fs.globStatus(self._path(directory, batch_prefix(batch_id) + "*"))
+        found = fs.globStatus(self._path(directory, batch_prefix(batch_id, lineage) + "*"))
         for status in found or []:
             fs.delete(status.getPath(), False)

@@ -30,7 +30,9 @@ This module has no Spark import: tests call :func:`decode_batch` on plain Arrow 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any, Literal
 
 import pyarrow as pa
@@ -42,7 +44,14 @@ from servers import identifiers
 from servers.ads.charging import expenditure, user_action
 from servers.campaigns.validation import MAX_AGE
 from servers.errors import ValidationError
-from servers.money import MONEY_PLACES, MONEY_PRECISION, parse_money
+from servers.money import (
+    MAX_INTEGER_DIGITS,
+    MONEY_CONTEXT,
+    MONEY_PLACES,
+    MONEY_PRECISION,
+    ZERO,
+    parse_money,
+)
 from servers.storage.schema import max_chars, served_ads
 from servers.text import check_storable
 
@@ -71,6 +80,8 @@ EARLIEST = -2_208_988_800 * 1_000_000  # 1900-01-01T00:00:00Z
 LATEST = 253_402_300_800 * 1_000_000 - 1  # 9999-12-31T23:59:59.999999Z
 _NANOS_PER_SECOND = 1_000_000_000
 _SHOWN_CHARS = 40  # how much of a bad value a reason quotes
+
+_LINEAGE = ("kafka_topic", "kafka_partition", "kafka_offset", "kafka_timestamp")
 
 # DECODED is the Arrow schema decode_batch returns; DECODED_DDL is the same for Spark.
 DECODED = pa.schema(
@@ -203,6 +214,79 @@ def _record_row(value: bytes | None) -> dict[str, Any]:
         return {"raw": value, "error": f"cannot decode: {type(error).__name__}"}
 
 
+# The fast path's shapes: each accepts only values event_row accepts, and reads them the way
+# event_row would (a canonical id is its own canonical form; a plain amount with at most 14
+# integer digits and 10 places is exact). Anything else takes event_row's path for its reason.
+_CANONICAL_REQUEST_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_PLAIN_AMOUNT = re.compile(rf"[0-9]{{1,{MAX_INTEGER_DIGITS}}}(\.[0-9]{{1,{MONEY_PLACES}}})?")
+_QUANTUM = Decimal(1).scaleb(-MONEY_PLACES)
+_ACTIONS = {(0, 0): "view", (1, 0): "click", (0, 1): "acquisition", (1, 1): "acquisition"}
+_ROW_FIELDS = [
+    field.name for field in DECODED if field.name not in _LINEAGE and field.name != "raw"
+]
+
+
+def _amount(text: str) -> Decimal | None:
+    if _PLAIN_AMOUNT.fullmatch(text) is None:
+        return None
+    return Decimal(text).quantize(_QUANTUM, context=MONEY_CONTEXT)
+
+
+def _fast_row(value: bytes) -> tuple[Any, ...] | None:
+    """_fast_row decodes an ordinary record in _ROW_FIELDS order, or None to take event_row."""
+    event = events_pb2.FeedbackEvent()
+    try:
+        event.ParseFromString(value)
+    except DecodeError:
+        return None
+    flags = (event.view, event.click, event.acquisition)
+    action = _ACTIONS.get((flags[1], flags[2]))
+    money = [_amount(event.auction_cpm), _amount(event.auction_cpc), _amount(event.auction_cpa)]
+    spent = _amount(event.expenditure)
+    request, campaign, user = event.request_id, event.campaign_id, event.user_id
+    ages = event.target_age_range
+    texts = [getattr(event, name) for name in TARGETING_MAX_CHARS]
+    if (
+        action is None
+        or flags[0] not in (0, 1)
+        or event.user_action != action
+        or None in money
+        or spent is None
+        or _CANONICAL_REQUEST_ID.fullmatch(request) is None
+        or not 0 <= ages.start <= ages.end <= MAX_AGE
+        or not all(event.HasField(name) for name in TIME_FIELDS)
+    ):
+        return None
+    price = {"view": ZERO, "click": money[1], "acquisition": money[2]}[action]
+    if spent > price:  # type: ignore[operator]
+        return None
+    try:
+        campaign = identifiers.campaign_id(campaign)
+        user = identifiers.user_id(user)
+        texts = [_targeting(event, name) for name in TARGETING_MAX_CHARS]
+        times = [_micros(event, name) for name in TIME_FIELDS]
+    except (ValidationError, MalformedEventError):
+        return None
+    row = {
+        "campaign_id": campaign,
+        "user_id": user,
+        "request_id": request,
+        "click": flags[1],
+        "view": flags[0],
+        "acquisition": flags[2],
+        "auction_cpm": money[0],
+        "auction_cpc": money[1],
+        "auction_cpa": money[2],
+        "target_age_range": age_range(ages.start, ages.end),
+        "user_action": action,
+        "expenditure": spent,
+        "error": None,
+    }
+    row |= dict(zip(TARGETING_MAX_CHARS, texts, strict=True))
+    row |= dict(zip(TIME_FIELDS, times, strict=True))
+    return tuple(row[name] for name in _ROW_FIELDS)
+
+
 def _lineage_time(stamps: pa.Array) -> pa.Array:
     """_lineage_time is the Kafka timestamps as TIMESTAMP, NULL where Hive could not hold one."""
     stamps = stamps.cast(TIMESTAMP)
@@ -213,7 +297,19 @@ def _lineage_time(stamps: pa.Array) -> pa.Array:
 
 def decode_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
     """decode_batch turns Kafka rows (value, topic, partition, offset, timestamp) into DECODED."""
-    rows = [_record_row(value) for value in batch.column("value").to_pylist()]
+    values = batch.column("value").to_pylist()
+    rows: list[tuple[Any, ...]] = []
+    raws: list[bytes | None] = []
+    for value in values:
+        fast = _fast_row(value) if value else None
+        if fast is None:
+            slow = _record_row(value)
+            fast = tuple(slow.get(name) for name in _ROW_FIELDS)
+            raws.append(slow["raw"])
+        else:
+            raws.append(None)
+        rows.append(fast)
+    columns = dict(zip(_ROW_FIELDS, zip(*rows, strict=True), strict=True)) if rows else {}
     lineage = {
         "kafka_topic": batch.column("topic").cast(pa.string()),
         "kafka_partition": batch.column("partition").cast(pa.int32()),
@@ -223,7 +319,7 @@ def decode_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
     arrays = [
         lineage[field.name]
         if field.name in lineage
-        else pa.array([row.get(field.name) for row in rows], type=field.type)
+        else pa.array(raws if field.name == "raw" else columns.get(field.name, []), type=field.type)
         for field in DECODED
     ]
     return pa.RecordBatch.from_arrays(arrays, schema=DECODED)

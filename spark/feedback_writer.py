@@ -43,6 +43,7 @@ from spark import kpi_sink
 from spark.billing_sink import BatchOutcome
 from spark.kpi_sink import KpiSink, kpi_database
 from spark.restarts import RUNNING, QueryRestarts, cause
+from spark.seen_ids import SeenIds
 from spark.session import hive_session
 from spark.status import (
     BILLING_QUERY,
@@ -50,6 +51,7 @@ from spark.status import (
     append_line,
     batch_log,
     checkpoint_dir,
+    seen_ids_file,
     status_file,
     write_json,
 )
@@ -281,11 +283,12 @@ def run(settings: Settings) -> int:
         table_name=settings.kpi_table,
         directory=checkpoint_dir(settings, KPI_QUERY),
     )
+    seen = SeenIds(seen_ids_file(settings), settings.spark_dedup_seconds)
     queries = Queries(
         journal,
         {
             BILLING_QUERY: lambda: start_writer(
-                spark, settings, kpis, journal.writing, journal.billed
+                spark, settings, seen, kpis, on_write=journal.writing, on_batch=journal.billed
             ),
         },
     )
@@ -320,6 +323,7 @@ def run(settings: Settings) -> int:
             counting.join(timeout=kpi_sink.MYSQL_TIMEOUT_SECONDS)
         database.dispose()
         spark.stop()
+        seen.close()
     return 1 if failed else 0
 
 

@@ -1,7 +1,7 @@
 """The campaign KPIs: each micro-batch's counts, added to MySQL and Hive's change log once.
 
 The billing archive's batch (spark/billing_sink.py) is the KPIs' input too: the events it
-archives are counted per campaign and minute of event time (:func:`minute_counts`, in Spark),
+archives are counted per campaign and minute of event time (:func:`minute_counts`),
 and the counts are set down in a small file named after the batch (:class:`PendingCounts`,
 beside the checkpoint) before the batch returns. Adding them is a separate step
 (:meth:`KpiSink.catch_up`, run by the writer between batches), so that a MySQL outage holds
@@ -23,7 +23,6 @@ bounded backoff; past that, the writer notes the failure and tries again later
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -34,8 +33,9 @@ from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as sf
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyspark.sql import SparkSession
 from sqlalchemy import Engine, MetaData, Table, select, tuple_
 from sqlalchemy.dialects.mysql import insert
 
@@ -44,9 +44,10 @@ from servers.storage.db import engine
 from servers.storage.faults import is_transient
 from servers.storage.schema import aware_utc, campaign_kpi_streams, campaign_kpis, naive_utc
 from spark.commits import TableFiles
+from spark.decode import MONEY
 from spark.kpis import CampaignMinute, MinuteCounts, added, merge_counts
 from spark.restarts import Backoff, retry
-from spark.tables import KPI_COLUMNS, Tables
+from spark.tables import Tables
 
 log = logging.getLogger(__name__)
 
@@ -63,80 +64,78 @@ def mysql_table(name: str) -> Table:
     return campaign_kpis.to_metadata(MetaData(), name=name)
 
 
-def minute_counts(events: DataFrame) -> list[MinuteCounts]:
-    """minute_counts counts archived events per campaign and minute of event time."""
-    rows = (
-        events.groupBy(
-            "campaign_id", sf.unix_micros(sf.date_trunc("minute", "timestamp")).alias("minute_us")
+def minute_counts(events: pa.Table) -> pa.Table:
+    """minute_counts counts archived events per campaign and minute of event time (Arrow)."""
+    minute = pc.floor_temporal(events.column("timestamp"), unit="minute")
+    return (
+        pa.table(
+            {
+                "campaign_id": events.column("campaign_id"),
+                "minute": pc.cast(minute, pa.int64()),
+                "click": pc.cast(events.column("click"), pa.int64()),
+                "acquisition": pc.cast(events.column("acquisition"), pa.int64()),
+                "expenditure": events.column("expenditure"),
+            }
         )
-        .agg(
-            sf.count(sf.lit(1)).alias("impressions"),
-            sf.sum("click").alias("clicks"),
-            sf.sum("acquisition").alias("acquisitions"),
-            sf.sum("expenditure").alias("spend"),
+        .group_by(["campaign_id", "minute"])
+        .aggregate(
+            [
+                ("campaign_id", "count"),
+                ("click", "sum"),
+                ("acquisition", "sum"),
+                ("expenditure", "sum"),
+            ]
         )
-        .collect()
     )
+
+
+def counts_of(table: pa.Table) -> list[MinuteCounts]:
+    """counts_of reads minute_counts' table as MinuteCounts."""
     return [
         MinuteCounts(
-            row.campaign_id,
-            _minute(row.minute_us),
-            int(row.impressions),
-            int(row.clicks or 0),
-            int(row.acquisitions or 0),
-            Decimal(row.spend or 0),
+            row["campaign_id"],
+            naive_utc(datetime.fromtimestamp(row["minute"] / 1_000_000, UTC)),
+            int(row["campaign_id_count"]),
+            int(row["click_sum"] or 0),
+            int(row["acquisition_sum"] or 0),
+            Decimal(row["expenditure_sum"] or 0),
         )
-        for row in rows
+        for row in table.to_pylist()
     ]
-
-
-def _minute(micros: int) -> datetime:
-    return naive_utc(datetime.fromtimestamp(micros / 1_000_000, UTC))
 
 
 class PendingCounts:
     """PendingCounts keeps each batch's counts in a file until they are added everywhere.
 
-    One file per batch (``<batch>.json``, replaced whole), so a replayed batch writes the same
-    file again, and counts are never lost between the archive's commit and the addition.
+    One Arrow file per batch (``<batch>.arrow``, replaced whole), so a replayed batch writes
+    the same file again, and counts are never lost between the archive's commit and the
+    addition.
     """
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
     def _file(self, batch_id: int) -> Path:
-        return self.directory / f"{batch_id:012d}.json"
+        return self.directory / f"{batch_id:012d}.arrow"
 
-    def put(self, batch_id: int, counts: Sequence[MinuteCounts]) -> None:
+    def put(self, batch_id: int, counts: pa.Table) -> None:
         """put sets down a batch's counts (atomically: a reader sees all of them or none)."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        records = [
-            asdict(c) | {"minute": c.minute.isoformat(), "spend": str(c.spend)} for c in counts
-        ]
-        temporary = self.directory / f".{batch_id:012d}.json.tmp"
-        temporary.write_text(json.dumps(records))
+        temporary = self.directory / f".{batch_id:012d}.arrow.tmp"
+        with pa.OSFile(str(temporary), "wb") as sink, pa.ipc.new_file(sink, counts.schema) as out:
+            out.write_table(counts)
         os.replace(temporary, self._file(batch_id))
 
     def batches(self) -> list[int]:
         """batches are the ids of the batches whose counts are pending, oldest first."""
         if not self.directory.is_dir():
             return []
-        return sorted(int(path.stem) for path in self.directory.glob("[0-9]*.json"))
+        return sorted(int(path.stem) for path in self.directory.glob("[0-9]*.arrow"))
 
     def read(self, batch_id: int) -> list[MinuteCounts]:
         """read is a pending batch's counts."""
-        records = json.loads(self._file(batch_id).read_text())
-        return [
-            MinuteCounts(
-                r["campaign_id"],
-                datetime.fromisoformat(r["minute"]),
-                int(r["impressions"]),
-                int(r["clicks"]),
-                int(r["acquisitions"]),
-                Decimal(r["spend"]),
-            )
-            for r in records
-        ]
+        with pa.memory_map(str(self._file(batch_id))) as source:
+            return counts_of(pa.ipc.open_file(source).read_all())
 
     def drop(self, up_to: int) -> None:
         """drop removes the files of the batches up to and including up_to."""
@@ -225,36 +224,62 @@ def add_counts(
     )
 
 
+# The change log's columns as Arrow types (spark/tables.py KPI_COLUMNS, in the same order).
+_UTC = pa.timestamp("us", tz="UTC")
+KPI_SCHEMA = pa.schema(
+    [
+        ("campaign_id", pa.string()),
+        ("minute", _UTC),
+        ("impressions", pa.int64()),
+        ("clicks", pa.int64()),
+        ("acquisitions", pa.int64()),
+        ("ctr", pa.decimal128(12, 8)),
+        ("conversion_rate", pa.decimal128(12, 8)),
+        ("spend", MONEY),
+        ("ecpm", MONEY),
+        ("writer_batch", pa.int64()),
+        ("updated_at", _UTC),
+        ("dt", pa.string()),
+    ]
+)
+
+
 def append_hive(
-    spark: SparkSession, files: TableFiles, minutes: Sequence[CampaignMinute], batch_id: int
+    files: TableFiles,
+    minutes: Sequence[CampaignMinute],
+    batch_id: int,
+    lineage: str,
 ) -> None:
     """append_hive adds the values to the Hive change log as batch batch_id (replaceable)."""
     if not minutes:
         return
-    now = datetime.now(UTC)  # aware datetimes: Spark reads naive ones as local time
-    records = [
-        (
-            m.campaign_id,
-            aware_utc(m.minute),
-            m.impressions,
-            m.clicks,
-            m.acquisitions,
-            m.ctr,
-            m.conversion_rate,
-            m.spend,
-            m.ecpm,
-            batch_id,
-            now,
-            f"{m.minute:%Y-%m-%d}",
-        )
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "campaign_id": m.campaign_id,
+            "minute": aware_utc(m.minute),
+            "impressions": m.impressions,
+            "clicks": m.clicks,
+            "acquisitions": m.acquisitions,
+            "ctr": m.ctr,
+            "conversion_rate": m.conversion_rate,
+            "spend": m.spend,
+            "ecpm": m.ecpm,
+            "writer_batch": batch_id,
+            "updated_at": now,
+            "dt": f"{m.minute:%Y-%m-%d}",
+        }
         for m in minutes
     ]
-    schema = ", ".join(f"`{name}` {kind}" for name, kind in KPI_COLUMNS)
-    files.append(spark.createDataFrame(records, schema), batch_id)
+    files.append_arrow(pa.Table.from_pylist(rows, schema=KPI_SCHEMA), batch_id, lineage)
 
 
 class KpiSink:
-    """KpiSink takes each archived batch's counts and adds them (see the module docstring)."""
+    """KpiSink takes each archived batch's counts and adds them (see the module docstring).
+
+    Pending counts are kept per lineage of the archive's checkpoint (spark/status.py): batch
+    ids count from 0 in each, and MySQL remembers the last batch added per lineage.
+    """
 
     def __init__(
         self,
@@ -268,34 +293,33 @@ class KpiSink:
         self.spark = spark
         self.engine = engine
         self.table_name = table_name
-        self.pending = PendingCounts(directory / "pending")
-        self.identity = directory / "stream"
+        self.directory = directory / "pending"
         self.files = TableFiles(spark, tables.kpi_updates, ("dt",))
 
-    @property
-    def stream(self) -> str:
-        """stream names this KPI stream in MySQL: its table and its checkpoint's own id."""
-        if not self.identity.exists():
-            self.identity.parent.mkdir(parents=True, exist_ok=True)
-            temporary = self.identity.with_suffix(".tmp")
-            temporary.write_text(os.urandom(8).hex())
-            os.replace(temporary, self.identity)
-        return f"{self.table_name}:{self.identity.read_text().strip()}"[:64]
+    def _stream(self, lineage: str) -> str:
+        """_stream names a lineage's KPI stream in MySQL: the table and the lineage."""
+        return f"{self.table_name[: 63 - len(lineage)]}:{lineage}"
 
-    def record(self, batch_id: int, events: DataFrame) -> None:
+    def record(self, lineage: str, batch_id: int, events: pa.Table) -> None:
         """record sets down the counts of a batch's archived events (called inside the batch)."""
-        self.pending.put(batch_id, minute_counts(events))
+        PendingCounts(self.directory / lineage).put(batch_id, minute_counts(events))
 
     def catch_up(self) -> int:
         """catch_up adds every pending batch; returns how many campaign-minutes it wrote."""
-        batches = self.pending.batches()
-        if not batches:
+        if not self.directory.is_dir():
             return 0
-        pending = {batch_id: self.pending.read(batch_id) for batch_id in batches}
-        minutes = add_counts(self.engine, self.table_name, self.stream, pending)
-        append_hive(self.spark, self.files, minutes, max(batches))
-        self.pending.drop(max(batches))
-        return len(minutes)
+        written = 0
+        for folder in sorted(self.directory.iterdir(), key=lambda path: path.stat().st_mtime):
+            pending = PendingCounts(folder)
+            batches = pending.batches()
+            if not batches:
+                continue
+            counts = {batch_id: pending.read(batch_id) for batch_id in batches}
+            minutes = add_counts(self.engine, self.table_name, self._stream(folder.name), counts)
+            append_hive(self.files, minutes, max(batches), folder.name)
+            pending.drop(max(batches))
+            written += len(minutes)
+        return written
 
 
 def kpi_database(settings: Settings) -> Engine:

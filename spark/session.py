@@ -52,6 +52,8 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
         "spark.sql.warehouse.dir": str(warehouse),
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.shuffle.partitions": "4",
+        # No batch without new records: an idle writer costs (almost) nothing.
+        "spark.sql.streaming.noDataMicroBatches.enabled": "false",
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
         # UTC in the JVM too: JDBC reads MySQL's UTC DATETIMEs in the JVM's default zone.

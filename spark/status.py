@@ -42,6 +42,25 @@ def checkpoint_dir(settings: Settings, query: str) -> Path:
     return spark_dir(settings) / "checkpoints" / settings.hive_database / query
 
 
+def lineage(checkpoint: Path) -> str | None:
+    """lineage is a short name of a streaming checkpoint: its query id, None before the start.
+
+    Batch ids count from 0 in each checkpoint; files and KPI additions named by a batch also
+    carry the lineage, so a replaced checkpoint never mistakes an old batch for its own.
+    """
+    try:
+        record = json.loads((checkpoint / "metadata").read_text())
+    except (OSError, ValueError):
+        return None
+    identity = str(record.get("id", "")) if isinstance(record, dict) else ""
+    return identity.replace("-", "")[:16] or None
+
+
+def seen_ids_file(settings: Settings) -> Path:
+    """seen_ids_file is the index of recently archived request ids (spark/seen_ids.py)."""
+    return spark_dir(settings) / "checkpoints" / settings.hive_database / "request-ids.sqlite3"
+
+
 def writer_dir(settings: Settings) -> Path:
     """writer_dir holds the writer's status file and batch log."""
     return spark_dir(settings) / "feedback-writer" / settings.hive_database

@@ -1,10 +1,10 @@
 """The feedback writer's streaming query: read user-feedback → decode once → archive and count.
 
-One query reads the topic, decodes each record once (spark/decode.py), drops request ids it
-has seen within the dedup window (Spark's state store, checkpointed with the offsets), and
-hands each micro-batch to one function that
+One query reads the topic, decodes each record once (spark/decode.py) and hands each
+micro-batch to one function that
 
-1. archives it into the Hive billing table and the quarantine (spark/billing_sink.py), and
+1. archives it into the Hive billing table and the quarantine (spark/billing_sink.py), each
+   request id once (spark/seen_ids.py), and
 2. sets down its per-campaign, per-minute counts for the KPIs (spark/kpi_sink.py), which the
    writer adds to MySQL and Hive between batches, so a MySQL outage never stops the archive.
 
@@ -24,7 +24,6 @@ from collections.abc import Callable
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as sf
 from pyspark.sql.streaming.query import StreamingQuery
 
 from servers.settings import Settings
@@ -32,6 +31,7 @@ from spark import billing_sink
 from spark.billing_sink import Archive, BatchOutcome
 from spark.decode import DECODED_DDL, decode_batches
 from spark.kpi_sink import KpiSink
+from spark.seen_ids import SeenIds
 from spark.status import BILLING_QUERY, checkpoint_dir
 from spark.tables import Tables
 
@@ -87,23 +87,6 @@ def decode(records: DataFrame) -> DataFrame:
     return records.select(*KAFKA_COLUMNS).mapInArrow(decode_batches, DECODED_DDL)
 
 
-def first_seen(decoded: DataFrame, window_seconds: int) -> DataFrame:
-    """first_seen drops a record whose request id came by within the last window_seconds.
-
-    The window is in processing time (the batch's own time), so no record is ever late: a
-    copy published at any point within the window after the first is dropped. A record that
-    did not decode is keyed by its Kafka position, so it is never mistaken for another.
-    """
-    position = sf.concat_ws("/", "kafka_topic", "kafka_partition", "kafka_offset")
-    return (
-        decoded.withColumn("_key", sf.coalesce("request_id", position))
-        .withColumn("_seen_at", sf.current_timestamp())
-        .withWatermark("_seen_at", f"{window_seconds} seconds")
-        .dropDuplicatesWithinWatermark(["_key"])
-        .drop("_key", "_seen_at")
-    )
-
-
 def _trigger(settings: Settings) -> dict[str, Any]:
     return {"processingTime": f"{settings.spark_trigger_seconds} seconds"}
 
@@ -111,31 +94,32 @@ def _trigger(settings: Settings) -> dict[str, Any]:
 def start_writer(
     spark: SparkSession,
     settings: Settings,
+    seen: SeenIds,
     kpis: KpiSink,
+    *,
     on_write: Callable[[int], None],
     on_batch: Callable[[BatchOutcome], None],
 ) -> StreamingQuery:
     """start_writer starts the query; on_write and on_batch hear each batch go by."""
-    archive = Archive(spark, Tables(settings.hive_database), settings.spark_dedup_seconds)
+    archive = Archive(
+        spark, Tables(settings.hive_database), seen, checkpoint_dir(settings, BILLING_QUERY)
+    )
 
     def write(batch: DataFrame, batch_id: int) -> None:
         on_write(batch_id)
-        batch.persist()
-        try:
-            outcome = billing_sink.write_batch(
+        on_batch(
+            billing_sink.write_batch(
                 spark,
                 archive,
                 batch,
                 batch_id,
-                on_archived=lambda events: kpis.record(batch_id, events),
+                on_archived=lambda lineage, events: kpis.record(lineage, batch_id, events),
             )
-        finally:
-            batch.unpersist()
-        on_batch(outcome)
+        )
 
-    stream = first_seen(decode(read_feedback(spark, settings)), settings.spark_dedup_seconds)
     return (
-        stream.writeStream.queryName(BILLING_QUERY)
+        decode(read_feedback(spark, settings))
+        .writeStream.queryName(BILLING_QUERY)
         .foreachBatch(write)
         .option("checkpointLocation", str(checkpoint_dir(settings, BILLING_QUERY)))
         .trigger(**_trigger(settings))

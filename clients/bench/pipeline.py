@@ -1,6 +1,6 @@
 """`adplatform bench pipeline`: writer throughput, CPU, visibility latency, batch trend, report.
 
-    adplatform bench pipeline [--events 1000000] [--trigger-seconds 10]
+    adplatform bench pipeline [--events 1000000] [--trigger-seconds S]
         [--light-rate 100] [--light-seconds 60] [--steady-rate 1000] [--steady-minutes 10]
         [--skip-steady] [--json] [--keep]
 
@@ -58,17 +58,20 @@ SHARES = (50, 95, 99)
 Say = Callable[[str], None]
 
 
-def bench_settings(settings: Settings, bench_id: str, trigger_seconds: float) -> Settings:
-    """bench_settings point a writer at the benchmark's own topic, database and run dir."""
-    return settings.model_copy(
-        update={
-            "feedback_topic": f"bench-feedback-{bench_id}",
-            "hive_database": f"bench_{bench_id}",
-            "kpi_table": KPI_TABLE,
-            "run_dir": settings.run_dir / "bench" / f"pipeline-{bench_id}",
-            "spark_trigger_seconds": trigger_seconds,
-        }
-    )
+def bench_settings(settings: Settings, bench_id: str, trigger_seconds: float | None) -> Settings:
+    """bench_settings point a writer at the benchmark's own topic, database and run dir.
+
+    The writer keeps the platform's trigger settings unless trigger_seconds is given.
+    """
+    update: dict[str, Any] = {
+        "feedback_topic": f"bench-feedback-{bench_id}",
+        "hive_database": f"bench_{bench_id}",
+        "kpi_table": KPI_TABLE,
+        "run_dir": settings.run_dir / "bench" / f"pipeline-{bench_id}",
+    }
+    if trigger_seconds is not None:
+        update["spark_trigger_seconds"] = trigger_seconds
+    return settings.model_copy(update=update)
 
 
 def create_topic(settings: Settings) -> None:
@@ -428,7 +431,9 @@ def backlog(
         "writer_events_per_second": round(rate),
         "writer_seconds": round(busy_seconds, 1),
         "writer_batches": batches,
-        "trigger_seconds": args.trigger_seconds,
+        "trigger_seconds": bench.spark_trigger_seconds,
+        "min_offsets_per_trigger": bench.spark_min_offsets_per_trigger,
+        "max_trigger_delay_seconds": bench.spark_max_trigger_delay_seconds,
         "max_offsets_per_trigger": bench.spark_max_offsets_per_trigger,
     }
 
@@ -505,7 +510,9 @@ def _latency(result: dict[str, Any], prefix: str) -> str:
     )
     events = result[f"{prefix}_latency_events"]
     return (
-        f"{shares or 'no events seen'} (trigger {result['trigger_seconds']} s, {events:,} events)"
+        f"{shares or 'no events seen'} (trigger {result['trigger_seconds']} s, a batch at "
+        f"{result['min_offsets_per_trigger']:,} records or {result['max_trigger_delay_seconds']} s"
+        f", {events:,} events)"
     )
 
 
@@ -603,7 +610,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     add = pipeline.add_argument
     add("--events", type=_positive, default=1_000_000, help="backlog (1,000,000)")
-    add("--trigger-seconds", type=_positive_float, default=10.0, help="writer trigger (10)")
+    add("--trigger-seconds", type=_positive_float, help="writer trigger (the platform's)")
     add("--light-rate", type=_positive_float, default=100.0, help="light events/s (100)")
     add("--light-seconds", type=_positive_float, default=60.0, help="light traffic (60)")
     add("--steady-rate", type=_positive_float, default=1000.0, help="steady events/s (1,000)")

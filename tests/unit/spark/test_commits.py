@@ -14,12 +14,19 @@ from spark.commits import (
     partition_dir,
 )
 
+LINEAGE = "1f2e3d4c5b6a7980"
+
 
 def test_a_batch_file_starts_with_its_batch_and_sorts_by_batch() -> None:
-    assert batch_file(42, 0) == "b000000000042-000.snappy.parquet"
-    assert batch_file(42, 3).startswith(batch_prefix(42))
-    assert not batch_file(420, 0).startswith(batch_prefix(42))  # no batch is a prefix of another
-    assert sorted([batch_file(10, 0), batch_file(9, 1)]) == [batch_file(9, 1), batch_file(10, 0)]
+    assert batch_file(42, LINEAGE, 0) == f"b000000000042-{LINEAGE}-000.snappy.parquet"
+    assert batch_file(42, LINEAGE, 3).startswith(batch_prefix(42, LINEAGE))
+    assert not batch_file(420, LINEAGE, 0).startswith(batch_prefix(42, LINEAGE))
+    ordered = [batch_file(9, LINEAGE, 1), batch_file(10, LINEAGE, 0)]
+    assert sorted(reversed(ordered)) == ordered
+
+
+def test_another_checkpoints_batch_is_never_taken_for_this_ones() -> None:
+    assert not batch_file(7, "aaaa", 0).startswith(batch_prefix(7, "bbbb"))
 
 
 def test_partitions_are_named_as_hive_names_them() -> None:

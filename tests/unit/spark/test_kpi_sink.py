@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
 
+import pyarrow as pa
 import pymysql
 import pytest
 from sqlalchemy import Engine
@@ -16,8 +17,10 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from spark import kpi_sink
-from spark.kpi_sink import PendingCounts
+from spark.decode import MONEY, TIMESTAMP
+from spark.kpi_sink import PendingCounts, counts_of, minute_counts
 from spark.kpis import MinuteCounts
+from spark.tables import KPI_COLUMNS, names
 
 COUNTS = [MinuteCounts("c-1", datetime(2026, 1, 31, 7, 15), 3, 2, 1, Decimal("0.0406"))]
 
@@ -88,27 +91,68 @@ def test_nothing_pending_touches_nothing() -> None:
     assert database.attempts == 0
 
 
+def _events(*rows: tuple[str, datetime, int, int, str]) -> pa.Table:
+    """_events is an archived batch's columns the counts read, one row per event."""
+    return pa.table(
+        {
+            "campaign_id": [r[0] for r in rows],
+            "timestamp": pa.array([r[1].replace(tzinfo=UTC) for r in rows], TIMESTAMP),
+            "click": pa.array([r[2] for r in rows], pa.int32()),
+            "acquisition": pa.array([r[3] for r in rows], pa.int32()),
+            "expenditure": pa.array([Decimal(r[4]) for r in rows], MONEY),
+        }
+    )
+
+
+MINUTE = datetime(2026, 1, 31, 7, 15)
+EVENTS = _events(
+    ("c-1", MINUTE.replace(second=1), 1, 0, "0.0003"),
+    ("c-1", MINUTE.replace(second=59, microsecond=999_999), 1, 1, "0.04"),
+    ("c-1", MINUTE.replace(minute=16), 0, 0, "0"),
+    ("c-2", MINUTE.replace(second=30), 0, 0, "0"),
+)
+
+
+def test_counts_are_per_campaign_and_minute_of_event_time_exactly() -> None:
+    counts = {c.key: c for c in counts_of(minute_counts(EVENTS))}
+    assert counts == {
+        ("c-1", MINUTE): MinuteCounts("c-1", MINUTE, 2, 2, 1, Decimal("0.0403")),
+        ("c-1", MINUTE.replace(minute=16)): MinuteCounts(
+            "c-1", MINUTE.replace(minute=16), 1, 0, 0, Decimal(0)
+        ),
+        ("c-2", MINUTE): MinuteCounts("c-2", MINUTE, 1, 0, 0, Decimal(0)),
+    }
+
+
 def test_pending_counts_come_back_exactly_oldest_batch_first(tmp_path: Path) -> None:
     pending = PendingCounts(tmp_path / "pending")
     assert pending.batches() == []
-    later = [MinuteCounts("c-2", datetime(2026, 1, 31, 7, 16), 1, 0, 0, Decimal("0.0000000001"))]
-    pending.put(12, later)
-    pending.put(3, COUNTS)
+    later = _events(("c-2", MINUTE.replace(minute=16), 0, 0, "0.0000000001"))
+    pending.put(12, minute_counts(later))
+    pending.put(3, minute_counts(EVENTS))
     assert pending.batches() == [3, 12]
-    assert pending.read(3) == COUNTS and pending.read(12) == later
+    assert sorted(pending.read(3), key=lambda c: c.key) == sorted(
+        counts_of(minute_counts(EVENTS)), key=lambda c: c.key
+    )
+    (tiny,) = pending.read(12)
+    assert tiny.spend == Decimal("0.0000000001")
 
 
 def test_a_replayed_batch_replaces_its_pending_counts(tmp_path: Path) -> None:
     pending = PendingCounts(tmp_path)
-    pending.put(5, COUNTS * 2)
-    pending.put(5, COUNTS)
-    assert pending.read(5) == COUNTS
-    assert [p.name for p in tmp_path.iterdir()] == ["000000000005.json"]  # no temporary left
+    pending.put(5, minute_counts(pa.concat_tables([EVENTS, EVENTS])))
+    pending.put(5, minute_counts(EVENTS))
+    assert sum(c.impressions for c in pending.read(5)) == EVENTS.num_rows
+    assert [p.name for p in tmp_path.iterdir()] == ["000000000005.arrow"]  # no temporary left
 
 
 def test_dropping_removes_the_batches_added_and_keeps_the_newer(tmp_path: Path) -> None:
     pending = PendingCounts(tmp_path)
     for batch_id in (1, 2, 3):
-        pending.put(batch_id, COUNTS)
+        pending.put(batch_id, minute_counts(EVENTS))
     pending.drop(2)
     assert pending.batches() == [3]
+
+
+def test_the_change_log_is_written_in_the_tables_columns() -> None:
+    assert kpi_sink.KPI_SCHEMA.names == names(KPI_COLUMNS)
