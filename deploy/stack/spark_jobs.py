@@ -24,7 +24,7 @@ class FeedbackWriter(Part):
     """FeedbackWriter archives user-feedback into Hive and keeps the KPIs, with Spark."""
 
     name = "feedback-writer"
-    start_timeout = 240.0  # a JVM, a Hive client and two streaming queries
+    start_timeout = 240.0  # a JVM, a Hive client and the streaming query
 
     def endpoint(self) -> str:
         """endpoint names the archive table, the writer's lag and any query in trouble."""

@@ -28,7 +28,7 @@ def spark_session(stack: Settings) -> SparkSession:
     return hive_session(stack, "integration-tests")
 
 
-def isolated_writer(stack: Settings, run_dir: Path) -> FeedbackWriter:
+def isolated_writer(stack: Settings, run_dir: Path, **overrides: object) -> FeedbackWriter:
     """isolated_writer is a feedback writer on a fresh topic and Hive database (not started)."""
     suffix = uuid.uuid4().hex[:8]
     settings = stack.model_copy(
@@ -39,6 +39,7 @@ def isolated_writer(stack: Settings, run_dir: Path) -> FeedbackWriter:
             "spark_trigger_seconds": 1.0,
             "spark_max_offsets_per_trigger": 3000,
         }
+        | overrides
     )
     admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
     topic = NewTopic(settings.feedback_topic, num_partitions=3, replication_factor=1)
