@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from adplatform.v1 import events_pb2
@@ -45,6 +45,19 @@ def isolated_writer(stack: Settings, run_dir: Path, **overrides: object) -> Feed
     topic = NewTopic(settings.feedback_topic, num_partitions=3, replication_factor=1)
     admin.create_topics([topic])[settings.feedback_topic].result()
     return FeedbackWriter(settings)
+
+
+def running_writer(
+    stack: Settings, spark: SparkSession, run_dir: Path, **overrides: object
+) -> Iterator[FeedbackWriter]:
+    """running_writer yields a started isolated writer, then stops it and drops its data."""
+    part = isolated_writer(stack, run_dir, **overrides)
+    part.start()
+    try:
+        part.wait_ready()
+        yield part
+    finally:
+        remove(part, spark)
 
 
 def remove(writer: FeedbackWriter, spark: SparkSession) -> None:

@@ -47,15 +47,9 @@ def _writer(
     tmp_path_factory: pytest.TempPathFactory,
     **settings: object,
 ) -> Iterator[FeedbackWriter]:
-    part = hive.isolated_writer(
-        stack, tmp_path_factory.mktemp("writer"), **(EVERY_RECORD | settings)
+    yield from hive.running_writer(
+        stack, spark, tmp_path_factory.mktemp("writer"), **(EVERY_RECORD | settings)
     )
-    part.start()
-    try:
-        part.wait_ready()
-        yield part
-    finally:
-        hive.remove(part, spark)
 
 
 def _events(count: int, seed: int, ago: timedelta = timedelta(0)) -> list[bytes]:
@@ -101,9 +95,7 @@ def test_a_copy_an_hour_of_batches_later_is_archived_once(
     _one_batch(fast_writer, original)
     first = _batches(fast_writer)
     hive.produce(fast_writer.settings, _events(HOUR_OF_BATCHES, seed=12))
-    eventually(
-        lambda: _batches(fast_writer) - first >= HOUR_OF_BATCHES, timeout=600, interval=0.5
-    )
+    eventually(lambda: _batches(fast_writer) - first >= HOUR_OF_BATCHES, timeout=600, interval=0.5)
     _one_batch(fast_writer, original)  # the relay republishing, byte for byte
     assert _archived(fast_writer, spark, [_request_id(original)]) == 1
     last = status.read_batches(fast_writer.settings)[-1]

@@ -38,13 +38,7 @@ def spark(stack: Settings) -> SparkSession:
 def writer(
     stack: Settings, spark: SparkSession, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[FeedbackWriter]:
-    part = hive.isolated_writer(stack, tmp_path_factory.mktemp("writer"))
-    part.start()
-    try:
-        part.wait_ready()
-        yield part
-    finally:
-        hive.remove(part, spark)
+    yield from hive.running_writer(stack, spark, tmp_path_factory.mktemp("writer"))
 
 
 def _billing(writer: FeedbackWriter) -> str:

@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 
 from clients.synthetic_feedback import fresh_campaigns, synthetic_events
 from servers import identifiers
-from spark.decode import DECODED, MONEY_FIELDS, TIME_FIELDS, decode_batch
+from spark.billing_sink import hour_partitions
+from spark.decode import DECODED, MONEY_FIELDS, TIME_FIELDS, TIMESTAMP, decode_batch
 from spark.tables import EVENT_COLUMNS
 
 AT = datetime(2026, 1, 31, 7, 15, 42, 123456, tzinfo=UTC)
@@ -155,9 +156,12 @@ def _assert_fits_the_archive(row: dict[str, Any]) -> None:
     for name in TIME_FIELDS:
         moment = row[name]
         assert datetime(1900, 1, 1, tzinfo=UTC) <= moment <= datetime.max.replace(tzinfo=UTC)
-    # The sink's partitions (billing_sink.hour_partitions, UTC session): plain values.
-    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", row["timestamp"].strftime("%Y-%m-%d"))
-    assert re.fullmatch(r"[01]\d|2[0-3]", row["timestamp"].strftime("%H"))
+    # The sink's partitions, as billing_sink.hour_partitions computes them: plain values.
+    stamps = pa.table({"timestamp": pa.array([row["timestamp"]], TIMESTAMP)})
+    (partition,) = hour_partitions(stamps).select(["dt", "hr"]).to_pylist()
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", partition["dt"])
+    assert partition["dt"] == row["timestamp"].strftime("%Y-%m-%d")
+    assert re.fullmatch(r"[01]\d|2[0-3]", partition["hr"])
 
 
 def _assert_set_aside(row: dict[str, Any], value: bytes | None) -> None:
