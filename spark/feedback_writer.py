@@ -55,7 +55,7 @@ from spark.status import (
     status_file,
     write_json,
 )
-from spark.streams import start_writer
+from spark.streams import start_writer, warm_up
 from spark.tables import Tables
 
 log = logging.getLogger(__name__)
@@ -275,6 +275,7 @@ def run(settings: Settings) -> int:
     spark = hive_session(settings, "feedback-writer")
     tables = Tables(settings.hive_database)
     tables.ensure(spark)
+    warm_up(spark)
     database = kpi_database(settings)
     kpis = KpiSink(
         spark,

@@ -82,6 +82,20 @@ def read_feedback(spark: SparkSession, settings: Settings) -> DataFrame:
     )
 
 
+def warm_up(spark: SparkSession) -> None:
+    """warm_up starts the decoder's Python workers before the first batch needs them.
+
+    A writer that starts (or restarts) behind a backlog would otherwise pay for forking and
+    importing them inside its first batch.
+    """
+    tasks = 2 * spark.sparkContext.defaultParallelism
+    records = spark.createDataFrame(
+        [(b"", "warm-up", n, n, None) for n in range(tasks)],
+        "value BINARY, topic STRING, partition INT, offset BIGINT, timestamp TIMESTAMP",
+    )
+    decode(records.repartition(tasks)).count()
+
+
 def decode(records: DataFrame) -> DataFrame:
     """decode parses each record's FeedbackEvent in Python (see spark/decode.py)."""
     return records.select(*KAFKA_COLUMNS).mapInArrow(decode_batches, DECODED_DDL)

@@ -21,7 +21,16 @@ from hypothesis import strategies as st
 from clients.synthetic_feedback import fresh_campaigns, synthetic_events
 from servers import identifiers
 from spark.billing_sink import hour_partitions
-from spark.decode import DECODED, MONEY_FIELDS, TIME_FIELDS, TIMESTAMP, decode_batch
+from spark.decode import (
+    _ROW_FIELDS,
+    DECODED,
+    MONEY_FIELDS,
+    TIME_FIELDS,
+    TIMESTAMP,
+    _fast_row,
+    _record_row,
+    decode_batch,
+)
 from spark.tables import EVENT_COLUMNS
 
 AT = datetime(2026, 1, 31, 7, 15, 42, 123456, tzinfo=UTC)
@@ -202,3 +211,14 @@ def test_every_synthetic_event_is_archived() -> None:
     for row in rows:
         assert row["error"] is None, row["error"]
         _assert_fits_the_archive(row)
+
+
+@FUZZ
+@given(value=RECORDS)
+def test_the_fast_path_reads_a_record_exactly_as_the_full_checks_do(value: bytes) -> None:
+    fast = _fast_row(value)
+    if fast is None:
+        return  # the full checks take it, and give the reason if it is refused
+    full = _record_row(value)
+    assert full["error"] is None, f"the fast path took a record the checks refuse: {full}"
+    assert fast == tuple(full.get(name) for name in _ROW_FIELDS)
