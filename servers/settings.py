@@ -184,6 +184,10 @@ class Settings(BaseSettings):
         15.0, description="longest a waiting record waits for a batch to start"
     )
     spark_max_offsets_per_trigger: int = Field(200_000, description="Kafka records per batch")
+    spark_compact_after_seconds: float = Field(
+        600.0,
+        description="an ended hour of the archive untouched this long is rewritten as one file",
+    )
     spark_dedup_seconds: int = Field(
         3600, description="a request id seen again within this many seconds is not re-archived"
     )

@@ -39,6 +39,7 @@ from pyspark.sql import functions as sf
 
 from spark import status
 from spark.commits import TableFiles
+from spark.compaction import Compaction
 from spark.seen_ids import Seen, SeenIds
 from spark.tables import BILLING_COLUMNS, QUARANTINE_COLUMNS, Tables, names
 
@@ -85,11 +86,13 @@ class Archive:
     tables: Tables
     seen: SeenIds
     checkpoint: Path
+    compact_after: float
     _lineage: str | None = None
 
     def __post_init__(self) -> None:
         self.billing = TableFiles(self.spark, self.tables.billing, ("dt", "hr"))
         self.quarantine = TableFiles(self.spark, self.tables.quarantine)
+        self.compaction = Compaction(self.billing, self.compact_after)
 
     @property
     def lineage(self) -> str:
@@ -195,6 +198,8 @@ def write_batch(
     """
     steps = Steps()
     now = time.time()
+    with steps("compact"):  # every earlier batch is committed, and none writes meanwhile
+        archive.compaction.run(batch_id, archive.lineage, now)
     with steps("read"):
         rows = batch.toArrow()
     failed = pc.is_valid(rows.column("error"))
@@ -228,7 +233,8 @@ def write_batch(
     if fresh.num_rows:
         billed = _stamped(fresh, "archived_at", batch_id, now).select(names(BILLING_COLUMNS))
         with steps("archive"):
-            archive.billing.append_arrow(billed, batch_id, archive.lineage)
+            touched = archive.billing.append_arrow(billed, batch_id, archive.lineage)
+        archive.compaction.wrote(touched, now)
         with steps("kpis"):
             on_archived(archive.lineage, billed)
     return BatchOutcome(

@@ -116,7 +116,11 @@ def start_writer(
 ) -> StreamingQuery:
     """start_writer starts the query; on_write and on_batch hear each batch go by."""
     archive = Archive(
-        spark, Tables(settings.hive_database), seen, checkpoint_dir(settings, BILLING_QUERY)
+        spark,
+        Tables(settings.hive_database),
+        seen,
+        checkpoint_dir(settings, BILLING_QUERY),
+        settings.spark_compact_after_seconds,
     )
 
     def write(batch: DataFrame, batch_id: int) -> None:

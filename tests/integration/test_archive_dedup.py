@@ -52,8 +52,10 @@ def _writer(
     )
 
 
-def _events(count: int, seed: int, ago: timedelta = timedelta(0)) -> list[bytes]:
-    chosen = fresh_campaigns(2, prefix=f"dedup-{seed}")
+def _events(
+    count: int, seed: int, ago: timedelta = timedelta(0), campaigns: int = 2
+) -> list[bytes]:
+    chosen = fresh_campaigns(campaigns, prefix=f"dedup-{seed}")
     start = datetime.now(UTC) - ago
     events = synthetic_events(count, chosen, start, spread=timedelta(seconds=1), seed=seed)
     return [event.SerializeToString() for event in events]
@@ -84,7 +86,8 @@ def _one_batch(writer: FeedbackWriter, value: bytes) -> None:
 def fast_writer(
     stack: Settings, spark: SparkSession, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[FeedbackWriter]:
-    # One record a batch: the hour's batches run back to back, with no round trip between.
+    # One record a batch (the records all of one campaign, so of one Kafka partition): the
+    # hour's batches run back to back, with no round trip between.
     yield from _writer(stack, spark, tmp_path_factory, spark_max_offsets_per_trigger=1)
 
 
@@ -100,7 +103,7 @@ def test_a_copy_an_hour_of_batches_later_is_archived_once(
     assert _archived(fast_writer, spark, [_request_id(original)]) == 1
     last = status.read_batches(fast_writer.settings)[-1]
     assert (last["inserted"], last["duplicates"]) == (0, 1)
-    assert set(last["seconds"]) <= {"read", "seen", "late", "archive", "kpis"}
+    assert set(last["seconds"]) <= {"compact", "read", "seen", "late", "archive", "kpis"}
 
 
 @pytest.fixture
@@ -157,3 +160,55 @@ def test_a_replaced_checkpoint_resumes_after_the_archive(
     table = f"{writer.settings.hive_database}.feedback_events"
     lineages = spark.sql(f"SELECT DISTINCT input_file_name() AS f FROM {table}").collect()
     assert len({row.f.rsplit("/", 1)[1].split("-")[1] for row in lineages}) == 2
+
+
+@pytest.fixture
+def compacting_writer(
+    stack: Settings, spark: SparkSession, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[FeedbackWriter]:
+    yield from _writer(stack, spark, tmp_path_factory, spark_compact_after_seconds=1.0)
+
+
+def _location(spark: SparkSession, table: str, stamp: datetime) -> str:
+    rows = spark.sql(
+        f"DESCRIBE FORMATTED {table} PARTITION (dt='{stamp:%Y-%m-%d}', hr='{stamp:%H}')"
+    ).collect()
+    return next(str(row.data_type) for row in rows if row.col_name == "Location")
+
+
+def test_an_hour_that_ended_is_rewritten_as_one_file_with_every_event_once(
+    compacting_writer: FeedbackWriter, spark: SparkSession
+) -> None:
+    writer = compacting_writer
+    table = f"{writer.settings.hive_database}.feedback_events"
+    ago = timedelta(hours=3)
+    hour = (datetime.now(UTC) - ago).replace(minute=0, second=0, microsecond=0)
+    events = _events(6, seed=41, ago=ago)
+    for value in events[:5]:  # five batches, five files in that hour's partition
+        _one_batch(writer, value)
+    before = _location(spark, table, hour)
+    ids = [_request_id(v) for v in events]
+    values = (
+        "SELECT request_id, expenditure, auction_cpm, timestamp, campaign_start_time, "
+        f"archived_at, writer_batch, kafka_offset FROM {table} WHERE {_where(ids[:5])}"
+    )
+    spark.catalog.refreshTable(table)
+    written = sorted(spark.sql(values).collect())
+    time.sleep(writer.settings.spark_compact_after_seconds)  # the hour settles (a test clock)
+    _one_batch(writer, _events(1, seed=42)[0])  # the next batch compacts it first
+    after = _location(spark, table, hour)
+    assert after != before and ".c" in after.rsplit("/", 1)[1]
+    listed = spark.sql(
+        f"SELECT DISTINCT input_file_name() AS f FROM {table} WHERE hr = "
+        f"'{hour:%H}' AND dt = '{hour:%Y-%m-%d}'"
+    ).collect()
+    assert len(listed) == 1 and listed[0].f.rsplit("/", 1)[1].startswith("c")
+    assert sorted(spark.sql(values).collect()) == written  # every value, to the microsecond
+    _one_batch(writer, events[0])  # a copy, found in the compacted hour
+    _one_batch(writer, events[5])  # a late event for that hour, appended beside the file
+    assert hive.count(spark, table, _where(ids)) == (6, 6)
+    assert _location(spark, table, hour) == after
+
+
+def _where(request_ids: list[str]) -> str:
+    return "request_id IN (" + ", ".join(f"'{r}'" for r in request_ids) + ")"

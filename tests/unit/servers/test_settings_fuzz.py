@@ -127,6 +127,7 @@ DOCUMENTED: dict[str, tuple[dict[str, Any], list[str]]] = {
     "shutdown_grace_seconds": ({"0": 0.0, "5": 5.0}, ["-1", "nan", "-inf", "1e12"]),
     "spark_trigger_seconds": ({"0": 0.0, "10": 10.0}, ["-1", "inf"]),
     "spark_dedup_seconds": ({"0": 0, "3600": 3600}, ["-1", "1.5"]),
+    "spark_compact_after_seconds": ({"0": 0.0, "600": 600.0}, ["-1", "inf"]),
     "spark_max_trigger_delay_seconds": ({"0": 0.0, "15": 15.0}, ["-1", "nan"]),
     "spark_min_offsets_per_trigger": ({"1": 1, "2000": 2000}, ["0", "-1"]),
     "topic_partitions": ({"1": 1, "6": 6}, ["0", "-3", "10001"]),
