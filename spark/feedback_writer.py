@@ -109,6 +109,13 @@ class Journal:
                 restarts.started(now)
             restarts.progressed()
 
+    def kpis_resumed(self) -> None:
+        """kpis_resumed records that KPI additions are tried again after a failure's backoff."""
+        with self.lock:
+            restarts = self.restarts[KPI_QUERY]
+            if restarts.state != RUNNING and restarts.due(time.time()):
+                restarts.started(time.time())
+
     def kpis_waiting(self) -> bool:
         """kpis_waiting is true while failed KPI additions wait for their backoff to end."""
         with self.lock:
@@ -244,6 +251,7 @@ class Counting(threading.Thread):
         """once adds what is pending, unless failed additions still wait for their backoff."""
         if self.journal.kpis_waiting() or self.journal.exhausted():
             return
+        self.journal.kpis_resumed()  # after a failure's backoff: running again, as a query would
         try:
             written = self.kpis.catch_up()
         except Exception as error:

@@ -141,7 +141,7 @@ def test_kpis_are_added_again_once_their_backoff_is_over(tmp_path: Path) -> None
     _count(journal, kpis, rounds=4)
     assert kpis.calls == 4
     record = journal.restarts[KPI_QUERY]
-    assert (record.state, record.failures, record.restarts) == ("running", 2, 1)
+    assert (record.state, record.failures, record.restarts) == ("running", 2, 2)
     assert journal.last[KPI_QUERY]["campaign_minutes"] == 2
 
 
