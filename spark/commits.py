@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import SparkSession
 
 STAGING = "_staging"
 _PARQUET = ".parquet"
@@ -132,21 +132,6 @@ class TableFiles:
         """moved records that a partition now lives elsewhere (after a compaction)."""
         self.locations[tuple(spec.values())] = location
 
-    def _staged(self, staging: str) -> dict[tuple[str, ...], list[Any]]:
-        """_staged lists the staged data files by partition values."""
-        fs = self._fs(staging)
-        found: dict[tuple[str, ...], list[Any]] = {}
-        files = fs.listFiles(self._path(staging), True)
-        while files.hasNext():
-            status = files.next()
-            path = status.getPath()
-            if not path.getName().endswith(_PARQUET) or path.getName().startswith(("_", ".")):
-                continue
-            relative = path.getParent().toString()
-            spec = parse_partition(relative, self.columns) if self.columns else {}
-            found.setdefault(tuple(spec.values()), []).append(path)
-        return found
-
     def register(self, specs: Sequence[Mapping[str, str]]) -> None:
         """register adds the partitions to the metastore if they are missing (once each)."""
         missing = [spec for spec in specs if tuple(spec.values()) not in self.registered]
@@ -154,22 +139,6 @@ class TableFiles:
             clauses = " ".join(partition_clause(spec) for spec in missing)
             self.spark.sql(f"ALTER TABLE {self.table} ADD IF NOT EXISTS {clauses}")
             self.registered.update(tuple(spec.values()) for spec in missing)
-
-    def append(self, frame: DataFrame, batch_id: int, lineage: str) -> list[dict[str, str]]:
-        """append writes frame's rows (the table's columns) as batch batch_id; returns the
-        partitions it wrote to.
-
-        Run again for the same batch (a replay), it replaces what the earlier attempt wrote.
-        """
-        staging = f"{self.root.rstrip('/')}/{STAGING}/{batch_prefix(batch_id, lineage).rstrip('-')}"
-        fs = self._fs(staging)
-        fs.delete(self._path(staging), True)
-        rows = frame.repartition(*self.columns) if self.columns else frame.coalesce(1)
-        writer = rows.write.mode("overwrite")
-        if self.columns:
-            writer = writer.partitionBy(*self.columns)
-        writer.parquet(staging)
-        return self._place(staging, self._staged(staging), batch_id, lineage)
 
     def append_arrow(self, rows: pa.Table, batch_id: int, lineage: str) -> list[dict[str, str]]:
         """append_arrow is append for rows already on the driver: written with Arrow, no job.
