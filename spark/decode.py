@@ -41,7 +41,7 @@ from adplatform.v1 import events_pb2
 from google.protobuf.message import DecodeError
 
 from servers import identifiers
-from servers.ads.charging import expenditure, user_action
+from servers.ads.charging import UserAction, expenditure, user_action
 from servers.campaigns.validation import MAX_AGE
 from servers.errors import ValidationError
 from servers.money import (
@@ -49,7 +49,6 @@ from servers.money import (
     MONEY_CONTEXT,
     MONEY_PLACES,
     MONEY_PRECISION,
-    ZERO,
     parse_money,
 )
 from servers.storage.schema import max_chars, served_ads
@@ -220,7 +219,6 @@ def _record_row(value: bytes | None) -> dict[str, Any]:
 _CANONICAL_REQUEST_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _PLAIN_AMOUNT = re.compile(rf"[0-9]{{1,{MAX_INTEGER_DIGITS}}}(\.[0-9]{{1,{MONEY_PLACES}}})?")
 _QUANTUM = Decimal(1).scaleb(-MONEY_PLACES)
-_ACTIONS = {(0, 0): "view", (1, 0): "click", (0, 1): "acquisition", (1, 1): "acquisition"}
 _ROW_FIELDS = [
     field.name for field in DECODED if field.name not in _LINEAGE and field.name != "raw"
 ]
@@ -240,16 +238,18 @@ def _fast_row(value: bytes) -> tuple[Any, ...] | None:
     except DecodeError:
         return None
     flags = (event.view, event.click, event.acquisition)
-    action = _ACTIONS.get((flags[1], flags[2]))
+    try:
+        kind: UserAction | None = user_action(*flags)
+    except ValidationError:
+        kind = None
     money = [_amount(event.auction_cpm), _amount(event.auction_cpc), _amount(event.auction_cpa)]
     spent = _amount(event.expenditure)
     request, campaign, user = event.request_id, event.campaign_id, event.user_id
     ages = event.target_age_range
     texts = [getattr(event, name) for name in TARGETING_MAX_CHARS]
     if (
-        action is None
-        or flags[0] not in (0, 1)
-        or event.user_action != action
+        kind is None
+        or event.user_action != kind.value
         or None in money
         or spent is None
         or _CANONICAL_REQUEST_ID.fullmatch(request) is None
@@ -257,8 +257,9 @@ def _fast_row(value: bytes) -> tuple[Any, ...] | None:
         or not all(event.HasField(name) for name in TIME_FIELDS)
     ):
         return None
-    price = {"view": ZERO, "click": money[1], "acquisition": money[2]}[action]
-    if spent > price:  # type: ignore[operator]
+    action = kind.value
+    price = expenditure(kind, money[1], money[2])  # type: ignore[arg-type]
+    if spent > price:
         return None
     try:
         campaign = identifiers.campaign_id(campaign)
