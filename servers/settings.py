@@ -41,6 +41,7 @@ _NUMBER_LIMITS: dict[str, tuple[float, float]] = {
     "feedback_workers": (1, 256),
     "feedback_threads": (1, 1024),
     "max_inflight_rpcs": (0, 10**6),  # 0 turns the limit off
+    "diagnostics_sample_every": (1, 10**6),
 }
 _MAX_SECONDS = 365 * 24 * 3600  # durations: a year is already far past any sensible value
 _TEXT_PATTERNS: dict[str, tuple[str, str]] = {
@@ -59,6 +60,12 @@ _TEXT_PATTERNS: dict[str, tuple[str, str]] = {
     "pricing_mode": (r"second_price|literal", "second_price or literal"),
     "cpm_cpc_weight": (r"[0-9]+(\.[0-9]{1,10})?", "a non-negative decimal like 0.0075"),
     "cpm_cpa_weight": (r"[0-9]+(\.[0-9]{1,10})?", "a non-negative decimal like 0.0005"),
+    "floor_cpm": (r"[0-9]{1,13}(\.[0-9]{1,10})?", "a non-negative decimal like 0.0002"),
+    # servers.campaigns.frequency.parse_cap reads it (tests keep the two in step).
+    "frequency_cap": (
+        r"[1-9][0-9]{0,8}/(minute|hour|day|lifetime)",
+        "impressions per user per period, like 3/day (minute, hour, day or lifetime)",
+    ),
 }
 _TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")
 _HOSTNAME = re.compile(
@@ -200,6 +207,17 @@ class Settings(BaseSettings):
     cpm_cpc_weight: str = "0.0075"
     cpm_cpa_weight: str = "0.0005"
     pricing_mode: str = Field("second_price", description="second_price, or literal (compat)")
+    floor_cpm: str = Field("0", description="the platform's floor price per thousand impressions")
+    frequency_cap: str | None = Field(
+        None,
+        description="default cap for campaigns without one, e.g. 3/day (minute, hour, lifetime)",
+    )
+    diagnostics_sample_every: int = Field(
+        16, description="an AdServer counts delivery diagnostics for one request in this many"
+    )
+    diagnostics_flush_seconds: float = Field(
+        5.0, description="how often an AdServer adds its diagnostics counters to MySQL"
+    )
     adserver_workers: int = Field(2, description="AdServer processes sharing its port")
 
     feedback_workers: int = Field(1, description="FeedbackService processes sharing its port")

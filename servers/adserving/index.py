@@ -21,18 +21,16 @@ from __future__ import annotations
 import heapq
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 from servers.adserving.auction import Bid
-from servers.adserving.targeting import LiveCampaign, Viewer, is_servable
-from servers.campaigns import schedule as schedules
+from servers.adserving.servable import servable_at
+from servers.adserving.targeting import LiveCampaign, Viewer
 from servers.campaigns.instructions import CampaignState
-from servers.campaigns.model import Status
-from servers.campaigns.pacing import roll_over
 from servers.campaigns.pricing import Weights, cpm
 
 K = TypeVar("K")
@@ -67,27 +65,6 @@ class IndexedAd:
     def same_shape(self, other: IndexedAd) -> bool:
         """same_shape is true when other has this ad's bid and targeting (no renumbering)."""
         return self.bid == other.bid and self.live.targeting == other.live.targeting
-
-
-def servable_at(ad: IndexedAd, now: datetime, tz: ZoneInfo) -> tuple[bool, datetime | None]:
-    """servable_at says whether ad may serve at now, and when that can next change by itself.
-
-    The stored slot budget is rolled over first: past its slot it is stale, and a fresh
-    slot's budget applies (pacing.roll_over). The next change is the window's start, the
-    next slot boundary or the window's end, whichever comes first after now; None when only
-    a change to the stored campaign can make it servable again.
-    """
-    state = ad.state
-    if state.status is not Status.ACTIVE or state.remaining <= 0:
-        return False, None  # time alone never revives it
-    schedule = state.spec.schedule
-    slot = roll_over(state.slot, schedule, state.remaining, now, tz)
-    live = ad.live
-    if slot.amount != live.slot_budget:
-        live = replace(live, slot_budget=slot.amount)
-    boundary = schedules.slot_start(schedule, now, tz) + schedules.SLOT
-    upcoming = [t for t in (live.starts_at, boundary, live.ends_at) if t > now]
-    return is_servable(live, now), min(upcoming, default=None)
 
 
 @dataclass(frozen=True, slots=True)

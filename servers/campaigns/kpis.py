@@ -26,6 +26,7 @@ class Totals:
     impressions: int = 0
     clicks: int = 0
     acquisitions: int = 0
+    unique_users: int = 0  # estimated distinct users (HyperLogLog), 0 when not known
 
     @property
     def ctr(self) -> Decimal:

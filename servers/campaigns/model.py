@@ -95,6 +95,39 @@ class Schedule:
     end_time: time
 
 
+class Period(StrEnum):
+    """Period is a frequency cap's unit: a calendar minute, hour or day, or the campaign's life."""
+
+    MINUTE = "MINUTE"
+    HOUR = "HOUR"
+    DAY = "DAY"
+    LIFETIME = "LIFETIME"
+
+
+@dataclass(frozen=True, slots=True)
+class FrequencyCap:
+    """FrequencyCap is at most max_impressions ads per user per period."""
+
+    max_impressions: int
+    period: Period
+
+
+class Pacing(StrEnum):
+    """Pacing says how a budget is spread: EVEN over 10-minute slots (rule 7), or ASAP."""
+
+    EVEN = "EVEN"
+    ASAP = "ASAP"
+
+
+@dataclass(frozen=True, slots=True)
+class Daypart:
+    """Daypart is the hours start_hour to end_hour (exclusive) on some days of the week."""
+
+    days: frozenset[int]  # 0 is Monday, as datetime.weekday(); every day when all seven
+    start_hour: int  # 0-23
+    end_hour: int  # 1-24, exclusive
+
+
 @dataclass(frozen=True, slots=True)
 class CampaignSpec:
     """CampaignSpec is what a campaign manager asks for: the ad, its audience, bids and budget."""
@@ -108,6 +141,11 @@ class CampaignSpec:
     cpa: Decimal
     budget: Decimal  # the lifetime total, not what is left
     schedule: Schedule
+    # Delivery controls; the defaults keep docs/design.md rules 1-8 as they were.
+    frequency_cap: FrequencyCap | None = None  # None: the platform's default cap, if any
+    pacing: Pacing = Pacing.EVEN
+    daily_budget: Decimal | None = None  # None: no daily cap
+    dayparts: tuple[Daypart, ...] = ()  # (): the whole live window
 
 
 @dataclass(frozen=True, slots=True)

@@ -152,6 +152,7 @@ def stats_to_proto(totals: Totals) -> campaign_pb2.CampaignStats:
         clicks=totals.clicks,
         acquisitions=totals.acquisitions,
         ctr=float(totals.ctr),  # a ratio for display and charts, not money
+        unique_users=totals.unique_users,
     )
 
 

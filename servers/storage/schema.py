@@ -89,6 +89,13 @@ campaigns = Table(
     Column("last_record_ms", BigInteger, nullable=False),
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
+    Column("frequency_cap_impressions", Integer, nullable=True),
+    Column("frequency_cap_period", String(8), nullable=True),
+    Column("pacing", String(8), nullable=False),
+    Column("daily_budget", MONEY, nullable=True),
+    Column("dayparts", JSON, nullable=False),
+    Column("spent_day", Date, nullable=True),
+    Column("spent_today", MONEY, nullable=False),
     Index("ix_campaigns_updated_at", "updated_at"),
     Index("ix_campaigns_status", "status"),
 )
@@ -130,6 +137,8 @@ served_ads = Table(
     Column("campaign_start_time", DateTime, nullable=False),
     Column("campaign_end_time", DateTime, nullable=False),
     Column("served_at", DateTime, nullable=False),
+    Column("floor_cpm", MONEY, nullable=False),
+    Column("runner_up_cpm", MONEY, nullable=True),  # None: the winner was the only entrant
     Index("ix_served_ads_campaign", "campaign_id"),
     Index("ix_served_ads_served_at", "served_at"),
 )
@@ -183,5 +192,49 @@ campaign_kpi_streams = Table(
     metadata,
     Column("stream", String(64), primary_key=True),
     Column("batch_id", BigInteger, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+# Ads served per user and capped campaign in the cap's current period (frequency caps).
+frequency_counts = Table(
+    "frequency_counts",
+    metadata,
+    Column("user_id", String(USER_ID_MAX_CHARS), primary_key=True),
+    Column("campaign_id", String(CAMPAIGN_ID_MAX_CHARS), primary_key=True),
+    Column("period_start", DateTime, nullable=False),
+    Column("impressions", Integer, nullable=False),
+    Index("ix_frequency_counts_campaign", "campaign_id", "period_start"),
+)
+
+# The AdServers' diagnostics counters per campaign and minute, over sampled requests.
+delivery_stats = Table(
+    "delivery_stats",
+    metadata,
+    Column("campaign_id", String(CAMPAIGN_ID_MAX_CHARS), primary_key=True),
+    Column("minute", DATETIME(), primary_key=True),
+    Column("matched", BigInteger, nullable=False),
+    Column("frequency_capped", BigInteger, nullable=False),
+    Column("below_floor", BigInteger, nullable=False),
+    Column("entered", BigInteger, nullable=False),
+    Column("won", BigInteger, nullable=False),
+    Column("outbid_clearing_cpm", MONEY, nullable=False),  # a sum over the auctions lost
+    Index("ix_delivery_stats_minute", "minute"),
+)
+
+# How many requests the AdServers sampled for diagnostics per minute.
+delivery_samples = Table(
+    "delivery_samples",
+    metadata,
+    Column("minute", DATETIME(), primary_key=True),
+    Column("requests", BigInteger, nullable=False),
+)
+
+# Each campaign's HyperLogLog sketch of the users it reached, and its estimate.
+campaign_reach = Table(
+    "campaign_reach",
+    metadata,
+    Column("campaign_id", String(CAMPAIGN_ID_MAX_CHARS), primary_key=True),
+    Column("sketch", LargeBinary, nullable=False),
+    Column("unique_users", BigInteger, nullable=False),
     Column("updated_at", DateTime, nullable=False),
 )

@@ -23,9 +23,10 @@ _sym_db = _symbol_database.Default()
 
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x61\x64platform/v1/ad_server.proto\x12\radplatform.v1\x1a\x1cgoogle/api/annotations.proto\"d\n\x0eServeAdRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65vice_type\x18\x02 \x01(\t\x12\x0c\n\x04\x63ity\x18\x03 \x01(\t\x12\r\n\x05state\x18\x04 \x01(\t\x12\x0f\n\x07\x63ountry\x18\x05 \x01(\t\"\x99\x01\n\x0fServeAdResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63\x61mpaign_id\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x04 \x01(\t\x12\x13\n\x0b\x61uction_cpm\x18\x05 \x01(\t\x12\x13\n\x0b\x61uction_cpc\x18\x06 \x01(\t\x12\x13\n\x0b\x61uction_cpa\x18\x07 \x01(\t2\x8a\x01\n\x08\x41\x64Server\x12~\n\x07ServeAd\x12\x1d.adplatform.v1.ServeAdRequest\x1a\x1e.adplatform.v1.ServeAdResponse\"4\x82\xd3\xe4\x93\x02.\"\r/v1/ads:serve:\x01*Z\x1a\x12\x18/ad/user/{user_id}/serveb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x61\x64platform/v1/ad_server.proto\x12\radplatform.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"w\n\x0eServeAdRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65vice_type\x18\x02 \x01(\t\x12\x0c\n\x04\x63ity\x18\x03 \x01(\t\x12\r\n\x05state\x18\x04 \x01(\t\x12\x0f\n\x07\x63ountry\x18\x05 \x01(\t\x12\x11\n\tbid_floor\x18\x06 \x01(\t\"\x99\x01\n\x0fServeAdResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63\x61mpaign_id\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x04 \x01(\t\x12\x13\n\x0b\x61uction_cpm\x18\x05 \x01(\t\x12\x13\n\x0b\x61uction_cpc\x18\x06 \x01(\t\x12\x13\n\x0b\x61uction_cpa\x18\x07 \x01(\t\"(\n\x12GetServedAdRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\"\xf8\x01\n\x13GetServedAdResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63\x61mpaign_id\x18\x02 \x01(\t\x12-\n\tserved_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x62id_cpm\x18\x04 \x01(\t\x12\x15\n\rrunner_up_cpm\x18\x05 \x01(\t\x12\x11\n\tfloor_cpm\x18\x06 \x01(\t\x12\x13\n\x0b\x61uction_cpm\x18\x07 \x01(\t\x12\x13\n\x0b\x61uction_cpc\x18\x08 \x01(\t\x12\x13\n\x0b\x61uction_cpa\x18\t \x01(\t\x12\x0f\n\x07\x62idders\x18\n \x01(\x05\x32\xfe\x01\n\x08\x41\x64Server\x12~\n\x07ServeAd\x12\x1d.adplatform.v1.ServeAdRequest\x1a\x1e.adplatform.v1.ServeAdResponse\"4\x82\xd3\xe4\x93\x02.\"\r/v1/ads:serve:\x01*Z\x1a\x12\x18/ad/user/{user_id}/serve\x12r\n\x0bGetServedAd\x12!.adplatform.v1.GetServedAdRequest\x1a\".adplatform.v1.GetServedAdResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/ads/{request_id}b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,10 +35,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_ADSERVER'].methods_by_name['ServeAd']._loaded_options = None
   _globals['_ADSERVER'].methods_by_name['ServeAd']._serialized_options = b'\202\323\344\223\002.\"\r/v1/ads:serve:\001*Z\032\022\030/ad/user/{user_id}/serve'
-  _globals['_SERVEADREQUEST']._serialized_start=78
-  _globals['_SERVEADREQUEST']._serialized_end=178
-  _globals['_SERVEADRESPONSE']._serialized_start=181
-  _globals['_SERVEADRESPONSE']._serialized_end=334
-  _globals['_ADSERVER']._serialized_start=337
-  _globals['_ADSERVER']._serialized_end=475
+  _globals['_ADSERVER'].methods_by_name['GetServedAd']._loaded_options = None
+  _globals['_ADSERVER'].methods_by_name['GetServedAd']._serialized_options = b'\202\323\344\223\002\026\022\024/v1/ads/{request_id}'
+  _globals['_SERVEADREQUEST']._serialized_start=111
+  _globals['_SERVEADREQUEST']._serialized_end=230
+  _globals['_SERVEADRESPONSE']._serialized_start=233
+  _globals['_SERVEADRESPONSE']._serialized_end=386
+  _globals['_GETSERVEDADREQUEST']._serialized_start=388
+  _globals['_GETSERVEDADREQUEST']._serialized_end=428
+  _globals['_GETSERVEDADRESPONSE']._serialized_start=431
+  _globals['_GETSERVEDADRESPONSE']._serialized_end=679
+  _globals['_ADSERVER']._serialized_start=682
+  _globals['_ADSERVER']._serialized_end=936
 # @@protoc_insertion_point(module_scope)

@@ -5,6 +5,7 @@ isort:skip_file
 
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -27,6 +28,7 @@ class ServeAdRequest(_message.Message):
     CITY_FIELD_NUMBER: _builtins.int
     STATE_FIELD_NUMBER: _builtins.int
     COUNTRY_FIELD_NUMBER: _builtins.int
+    BID_FLOOR_FIELD_NUMBER: _builtins.int
     user_id: _builtins.str
     """user_id identifies the user; "1111-1111-1111-1111" is the privacy id (no profile)."""
     device_type: _builtins.str
@@ -37,6 +39,11 @@ class ServeAdRequest(_message.Message):
     """state is the state the city is in."""
     country: _builtins.str
     """country is where the device is; empty means the platform's home country."""
+    bid_floor: _builtins.str
+    """bid_floor is the request's floor price per thousand impressions, a decimal string
+    (OpenRTB imp.bidfloor); campaigns bidding below it (or below the platform's floor) do not
+    enter. Empty means no floor of the request's own.
+    """
     def __init__(
         self,
         *,
@@ -45,10 +52,11 @@ class ServeAdRequest(_message.Message):
         city: _builtins.str = ...,
         state: _builtins.str = ...,
         country: _builtins.str = ...,
+        bid_floor: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["city", b"city", "country", b"country", "device_type", b"device_type", "state", b"state", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bid_floor", b"bid_floor", "city", b"city", "country", b"country", "device_type", b"device_type", "state", b"state", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -99,3 +107,85 @@ class ServeAdResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ServeAdResponse: _TypeAlias = ServeAdResponse  # noqa: Y015
+
+@_typing.final
+class GetServedAdRequest(_message.Message):
+    """GetServedAdRequest names a served ad."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """request_id is the served ad's request id."""
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetServedAdRequest: _TypeAlias = GetServedAdRequest  # noqa: Y015
+
+@_typing.final
+class GetServedAdResponse(_message.Message):
+    """GetServedAdResponse carries a served ad's auction."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    CAMPAIGN_ID_FIELD_NUMBER: _builtins.int
+    SERVED_AT_FIELD_NUMBER: _builtins.int
+    BID_CPM_FIELD_NUMBER: _builtins.int
+    RUNNER_UP_CPM_FIELD_NUMBER: _builtins.int
+    FLOOR_CPM_FIELD_NUMBER: _builtins.int
+    AUCTION_CPM_FIELD_NUMBER: _builtins.int
+    AUCTION_CPC_FIELD_NUMBER: _builtins.int
+    AUCTION_CPA_FIELD_NUMBER: _builtins.int
+    BIDDERS_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """request_id is the served ad's request id."""
+    campaign_id: _builtins.str
+    """campaign_id is the winning campaign."""
+    bid_cpm: _builtins.str
+    """bid_cpm is the winner's own bid per thousand impressions."""
+    runner_up_cpm: _builtins.str
+    """runner_up_cpm is the best losing bid; empty when the winner was the only entrant."""
+    floor_cpm: _builtins.str
+    """floor_cpm is the floor the auction held (the higher of the platform's and the request's)."""
+    auction_cpm: _builtins.str
+    """auction_cpm is the clearing price: max(runner-up, floor), never above bid_cpm."""
+    auction_cpc: _builtins.str
+    """auction_cpc is what a click costs."""
+    auction_cpa: _builtins.str
+    """auction_cpa is what an acquisition costs."""
+    bidders: _builtins.int
+    """bidders is how many campaigns entered the auction."""
+    @_builtins.property
+    def served_at(self) -> _timestamp_pb2.Timestamp:
+        """served_at is when the ad was served."""
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        campaign_id: _builtins.str = ...,
+        served_at: _timestamp_pb2.Timestamp | None = ...,
+        bid_cpm: _builtins.str = ...,
+        runner_up_cpm: _builtins.str = ...,
+        floor_cpm: _builtins.str = ...,
+        auction_cpm: _builtins.str = ...,
+        auction_cpc: _builtins.str = ...,
+        auction_cpa: _builtins.str = ...,
+        bidders: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["served_at", b"served_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["auction_cpa", b"auction_cpa", "auction_cpc", b"auction_cpc", "auction_cpm", b"auction_cpm", "bid_cpm", b"bid_cpm", "bidders", b"bidders", "campaign_id", b"campaign_id", "floor_cpm", b"floor_cpm", "request_id", b"request_id", "runner_up_cpm", b"runner_up_cpm", "served_at", b"served_at"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetServedAdResponse: _TypeAlias = GetServedAdResponse  # noqa: Y015

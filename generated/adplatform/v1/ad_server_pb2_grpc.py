@@ -40,6 +40,11 @@ class AdServerStub:
                 request_serializer=adplatform_dot_v1_dot_ad__server__pb2.ServeAdRequest.SerializeToString,
                 response_deserializer=adplatform_dot_v1_dot_ad__server__pb2.ServeAdResponse.FromString,
                 _registered_method=True)
+        self.GetServedAd = channel.unary_unary(
+                '/adplatform.v1.AdServer/GetServedAd',
+                request_serializer=adplatform_dot_v1_dot_ad__server__pb2.GetServedAdRequest.SerializeToString,
+                response_deserializer=adplatform_dot_v1_dot_ad__server__pb2.GetServedAdResponse.FromString,
+                _registered_method=True)
 
 
 class AdServerServicer:
@@ -53,6 +58,13 @@ class AdServerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetServedAd(self, request, context):
+        """GetServedAd reads a served ad's auction: what the winner bid and paid, the runner-up and the floor.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdServerServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -60,6 +72,11 @@ def add_AdServerServicer_to_server(servicer, server):
                     servicer.ServeAd,
                     request_deserializer=adplatform_dot_v1_dot_ad__server__pb2.ServeAdRequest.FromString,
                     response_serializer=adplatform_dot_v1_dot_ad__server__pb2.ServeAdResponse.SerializeToString,
+            ),
+            'GetServedAd': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetServedAd,
+                    request_deserializer=adplatform_dot_v1_dot_ad__server__pb2.GetServedAdRequest.FromString,
+                    response_serializer=adplatform_dot_v1_dot_ad__server__pb2.GetServedAdResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -90,6 +107,33 @@ class AdServer:
             '/adplatform.v1.AdServer/ServeAd',
             adplatform_dot_v1_dot_ad__server__pb2.ServeAdRequest.SerializeToString,
             adplatform_dot_v1_dot_ad__server__pb2.ServeAdResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetServedAd(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/adplatform.v1.AdServer/GetServedAd',
+            adplatform_dot_v1_dot_ad__server__pb2.GetServedAdRequest.SerializeToString,
+            adplatform_dot_v1_dot_ad__server__pb2.GetServedAdResponse.FromString,
             options,
             channel_credentials,
             insecure,

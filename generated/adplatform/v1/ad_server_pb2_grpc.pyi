@@ -35,6 +35,8 @@ class AdServerStub:
     def __new__(cls, channel: _aio.Channel) -> AdServerAsyncStub: ...
     ServeAd: _grpc.UnaryUnaryMultiCallable[_ad_server_pb2.ServeAdRequest, _ad_server_pb2.ServeAdResponse]
     """ServeAd runs the auction for one ad request; no eligible ad is OK with an empty request_id."""
+    GetServedAd: _grpc.UnaryUnaryMultiCallable[_ad_server_pb2.GetServedAdRequest, _ad_server_pb2.GetServedAdResponse]
+    """GetServedAd reads a served ad's auction: what the winner bid and paid, the runner-up and the floor."""
 
 @_typing.type_check_only
 class AdServerAsyncStub(AdServerStub):
@@ -43,6 +45,8 @@ class AdServerAsyncStub(AdServerStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     ServeAd: _aio.UnaryUnaryMultiCallable[_ad_server_pb2.ServeAdRequest, _ad_server_pb2.ServeAdResponse]  # type: ignore[assignment]
     """ServeAd runs the auction for one ad request; no eligible ad is OK with an empty request_id."""
+    GetServedAd: _aio.UnaryUnaryMultiCallable[_ad_server_pb2.GetServedAdRequest, _ad_server_pb2.GetServedAdResponse]  # type: ignore[assignment]
+    """GetServedAd reads a served ad's auction: what the winner bid and paid, the runner-up and the floor."""
 
 class AdServerServicer(metaclass=_abc_1.ABCMeta):
     """AdServer picks an ad for a device by a second-price auction over live campaigns."""
@@ -54,5 +58,13 @@ class AdServerServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_ad_server_pb2.ServeAdResponse, _abc.Awaitable[_ad_server_pb2.ServeAdResponse]]:
         """ServeAd runs the auction for one ad request; no eligible ad is OK with an empty request_id."""
+
+    @_abc_1.abstractmethod
+    def GetServedAd(
+        self,
+        request: _ad_server_pb2.GetServedAdRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ad_server_pb2.GetServedAdResponse, _abc.Awaitable[_ad_server_pb2.GetServedAdResponse]]:
+        """GetServedAd reads a served ad's auction: what the winner bid and paid, the runner-up and the floor."""
 
 def add_AdServerServicer_to_server(servicer: AdServerServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

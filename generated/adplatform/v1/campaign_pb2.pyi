@@ -128,6 +128,11 @@ class Campaign(_message.Message):
     CREATED_AT_FIELD_NUMBER: _builtins.int
     UPDATED_AT_FIELD_NUMBER: _builtins.int
     STATS_FIELD_NUMBER: _builtins.int
+    FREQUENCY_CAP_FIELD_NUMBER: _builtins.int
+    PACING_FIELD_NUMBER: _builtins.int
+    DAILY_BUDGET_FIELD_NUMBER: _builtins.int
+    DAYPARTS_FIELD_NUMBER: _builtins.int
+    SPENT_TODAY_FIELD_NUMBER: _builtins.int
     campaign_id: _builtins.str
     """campaign_id identifies the campaign; clients may supply it for idempotent retries."""
     text: _builtins.str
@@ -164,6 +169,16 @@ class Campaign(_message.Message):
     """remaining_budget is budget minus spent (read only)."""
     current_slot_budget: _builtins.str
     """current_slot_budget is what the campaign may still spend in the current 10-minute slot (read only)."""
+    pacing: _builtins.str
+    """pacing is EVEN (the default: the budget spread over 10-minute slots) or ASAP (as fast as
+    budget and daily budget allow).
+    """
+    daily_budget: _builtins.str
+    """daily_budget is the most the campaign spends per day in the platform's time zone, a
+    decimal string; empty means no daily cap. A campaign that reaches it resumes the next day.
+    """
+    spent_today: _builtins.str
+    """spent_today is what the campaign has spent since midnight in the platform's time zone (read only)."""
     @_builtins.property
     def keywords(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """keywords describe the product."""
@@ -191,6 +206,18 @@ class Campaign(_message.Message):
     @_builtins.property
     def stats(self) -> Global___CampaignStats:
         """stats is what the campaign has delivered so far (read only; set by GetCampaign and ListCampaigns)."""
+
+    @_builtins.property
+    def frequency_cap(self) -> Global___FrequencyCap:
+        """frequency_cap limits how many ads one user is served; absent means the platform's default
+        cap (none unless configured).
+        """
+
+    @_builtins.property
+    def dayparts(self) -> _containers.RepeatedCompositeFieldContainer[Global___Daypart]:
+        """dayparts are the hours of the week the campaign serves inside its live window, in the
+        platform's time zone; empty means the whole window.
+        """
 
     def __init__(
         self,
@@ -220,14 +247,77 @@ class Campaign(_message.Message):
         created_at: _timestamp_pb2.Timestamp | None = ...,
         updated_at: _timestamp_pb2.Timestamp | None = ...,
         stats: Global___CampaignStats | None = ...,
+        frequency_cap: Global___FrequencyCap | None = ...,
+        pacing: _builtins.str = ...,
+        daily_budget: _builtins.str = ...,
+        dayparts: _abc.Iterable[Global___Daypart] | None = ...,
+        spent_today: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "date_range", b"date_range", "stats", b"stats", "target_age_range", b"target_age_range", "time_range", b"time_range", "updated_at", b"updated_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "date_range", b"date_range", "frequency_cap", b"frequency_cap", "stats", b"stats", "target_age_range", b"target_age_range", "time_range", b"time_range", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["budget", b"budget", "campaign_id", b"campaign_id", "category", b"category", "cpa", b"cpa", "cpc", b"cpc", "cpm", b"cpm", "created_at", b"created_at", "current_slot_budget", b"current_slot_budget", "date_range", b"date_range", "keywords", b"keywords", "remaining_budget", b"remaining_budget", "spent", b"spent", "stats", b"stats", "status", b"status", "status_reason", b"status_reason", "target_age_range", b"target_age_range", "target_city", b"target_city", "target_country", b"target_country", "target_device", b"target_device", "target_gender", b"target_gender", "target_income_bucket", b"target_income_bucket", "target_state", b"target_state", "text", b"text", "time_range", b"time_range", "updated_at", b"updated_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["budget", b"budget", "campaign_id", b"campaign_id", "category", b"category", "cpa", b"cpa", "cpc", b"cpc", "cpm", b"cpm", "created_at", b"created_at", "current_slot_budget", b"current_slot_budget", "daily_budget", b"daily_budget", "date_range", b"date_range", "dayparts", b"dayparts", "frequency_cap", b"frequency_cap", "keywords", b"keywords", "pacing", b"pacing", "remaining_budget", b"remaining_budget", "spent", b"spent", "spent_today", b"spent_today", "stats", b"stats", "status", b"status", "status_reason", b"status_reason", "target_age_range", b"target_age_range", "target_city", b"target_city", "target_country", b"target_country", "target_device", b"target_device", "target_gender", b"target_gender", "target_income_bucket", b"target_income_bucket", "target_state", b"target_state", "text", b"text", "time_range", b"time_range", "updated_at", b"updated_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Campaign: _TypeAlias = Campaign  # noqa: Y015
+
+@_typing.final
+class FrequencyCap(_message.Message):
+    """FrequencyCap is at most max_impressions ads per user per period (GAM's FrequencyCap units)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MAX_IMPRESSIONS_FIELD_NUMBER: _builtins.int
+    PERIOD_FIELD_NUMBER: _builtins.int
+    max_impressions: _builtins.int
+    """max_impressions is the most ads one user is served in one period; 0 means no cap."""
+    period: _builtins.str
+    """period is MINUTE, HOUR, DAY (calendar periods in the platform's time zone) or LIFETIME."""
+    def __init__(
+        self,
+        *,
+        max_impressions: _builtins.int = ...,
+        period: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_impressions", b"max_impressions", "period", b"period"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FrequencyCap: _TypeAlias = FrequencyCap  # noqa: Y015
+
+@_typing.final
+class Daypart(_message.Message):
+    """Daypart is a span of hours on some days of the week."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DAYS_FIELD_NUMBER: _builtins.int
+    START_HOUR_FIELD_NUMBER: _builtins.int
+    END_HOUR_FIELD_NUMBER: _builtins.int
+    start_hour: _builtins.int
+    """start_hour is the first hour served, 0-23."""
+    end_hour: _builtins.int
+    """end_hour is the hour serving stops, 1-24 (exclusive; 24 is midnight)."""
+    @_builtins.property
+    def days(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """days are MONDAY to SUNDAY; empty means every day."""
+
+    def __init__(
+        self,
+        *,
+        days: _abc.Iterable[_builtins.str] | None = ...,
+        start_hour: _builtins.int = ...,
+        end_hour: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["days", b"days", "end_hour", b"end_hour", "start_hour", b"start_hour"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Daypart: _TypeAlias = Daypart  # noqa: Y015
 
 @_typing.final
 class CampaignStats(_message.Message):
@@ -239,6 +329,7 @@ class CampaignStats(_message.Message):
     CLICKS_FIELD_NUMBER: _builtins.int
     ACQUISITIONS_FIELD_NUMBER: _builtins.int
     CTR_FIELD_NUMBER: _builtins.int
+    UNIQUE_USERS_FIELD_NUMBER: _builtins.int
     impressions: _builtins.int
     """impressions is the number of displayed ads that got feedback (one per served request id)."""
     clicks: _builtins.int
@@ -247,6 +338,10 @@ class CampaignStats(_message.Message):
     """acquisitions is how many of those ads led to a purchase."""
     ctr: _builtins.float
     """ctr is the click-through rate, clicks / impressions (0 without impressions)."""
+    unique_users: _builtins.int
+    """unique_users is how many distinct users had an ad with feedback, estimated by a
+    HyperLogLog sketch (relative standard error about 1.6%).
+    """
     def __init__(
         self,
         *,
@@ -254,10 +349,11 @@ class CampaignStats(_message.Message):
         clicks: _builtins.int = ...,
         acquisitions: _builtins.int = ...,
         ctr: _builtins.float = ...,
+        unique_users: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["acquisitions", b"acquisitions", "clicks", b"clicks", "ctr", b"ctr", "impressions", b"impressions"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["acquisitions", b"acquisitions", "clicks", b"clicks", "ctr", b"ctr", "impressions", b"impressions", "unique_users", b"unique_users"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

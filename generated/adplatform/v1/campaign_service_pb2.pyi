@@ -390,3 +390,207 @@ class CampaignKpiPoint(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CampaignKpiPoint: _TypeAlias = CampaignKpiPoint  # noqa: Y015
+
+@_typing.final
+class DiagnoseCampaignRequest(_message.Message):
+    """DiagnoseCampaignRequest names the campaign and how far back its recent counters go."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CAMPAIGN_ID_FIELD_NUMBER: _builtins.int
+    MINUTES_FIELD_NUMBER: _builtins.int
+    campaign_id: _builtins.str
+    """campaign_id identifies the campaign."""
+    minutes: _builtins.int
+    """minutes is the window of recent counters, ending now (default 15, at most 1440)."""
+    def __init__(
+        self,
+        *,
+        campaign_id: _builtins.str = ...,
+        minutes: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign_id", b"campaign_id", "minutes", b"minutes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DiagnoseCampaignRequest: _TypeAlias = DiagnoseCampaignRequest  # noqa: Y015
+
+@_typing.final
+class DiagnoseCampaignResponse(_message.Message):
+    """DiagnoseCampaignResponse is why a campaign is or is not serving now."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CAMPAIGN_ID_FIELD_NUMBER: _builtins.int
+    SERVING_FIELD_NUMBER: _builtins.int
+    BLOCKERS_FIELD_NUMBER: _builtins.int
+    RECENT_FIELD_NUMBER: _builtins.int
+    PACING_FIELD_NUMBER: _builtins.int
+    CHECKED_AT_FIELD_NUMBER: _builtins.int
+    campaign_id: _builtins.str
+    """campaign_id identifies the campaign."""
+    serving: _builtins.bool
+    """serving is true when nothing in the campaign's own state keeps it out of auctions now."""
+    @_builtins.property
+    def blockers(self) -> _containers.RepeatedCompositeFieldContainer[Global___DeliveryBlocker]:
+        """blockers are what keeps it out of auctions now, most fundamental first; empty when serving."""
+
+    @_builtins.property
+    def recent(self) -> Global___DeliveryStats:
+        """recent is what the ad servers counted for the campaign in the last minutes."""
+
+    @_builtins.property
+    def pacing(self) -> Global___DeliveryPacing:
+        """pacing compares what it spent with what an even pace would have spent."""
+
+    @_builtins.property
+    def checked_at(self) -> _timestamp_pb2.Timestamp:
+        """checked_at is the instant the diagnosis describes."""
+
+    def __init__(
+        self,
+        *,
+        campaign_id: _builtins.str = ...,
+        serving: _builtins.bool = ...,
+        blockers: _abc.Iterable[Global___DeliveryBlocker] | None = ...,
+        recent: Global___DeliveryStats | None = ...,
+        pacing: Global___DeliveryPacing | None = ...,
+        checked_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["checked_at", b"checked_at", "pacing", b"pacing", "recent", b"recent"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["blockers", b"blockers", "campaign_id", b"campaign_id", "checked_at", b"checked_at", "pacing", b"pacing", "recent", b"recent", "serving", b"serving"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DiagnoseCampaignResponse: _TypeAlias = DiagnoseCampaignResponse  # noqa: Y015
+
+@_typing.final
+class DeliveryBlocker(_message.Message):
+    """DeliveryBlocker is one reason a campaign cannot serve now."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CODE_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    code: _builtins.str
+    """code is STOPPED, BEFORE_WINDOW, AFTER_WINDOW, OUTSIDE_DAYPART, BUDGET_EXHAUSTED,
+    DAILY_BUDGET_REACHED or SLOT_BUDGET_SPENT.
+    """
+    message: _builtins.str
+    """message says it in words, with the figures and when it changes."""
+    def __init__(
+        self,
+        *,
+        code: _builtins.str = ...,
+        message: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "message", b"message"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeliveryBlocker: _TypeAlias = DeliveryBlocker  # noqa: Y015
+
+@_typing.final
+class DeliveryStats(_message.Message):
+    """DeliveryStats is what the ad servers counted for a campaign over sampled ad requests."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MINUTES_FIELD_NUMBER: _builtins.int
+    SAMPLED_REQUESTS_FIELD_NUMBER: _builtins.int
+    TARGETING_MATCHED_FIELD_NUMBER: _builtins.int
+    TARGETING_MATCH_SHARE_FIELD_NUMBER: _builtins.int
+    FREQUENCY_CAPPED_FIELD_NUMBER: _builtins.int
+    BELOW_FLOOR_FIELD_NUMBER: _builtins.int
+    AUCTIONS_ENTERED_FIELD_NUMBER: _builtins.int
+    AUCTIONS_WON_FIELD_NUMBER: _builtins.int
+    OUTBID_SHARE_FIELD_NUMBER: _builtins.int
+    OUTBID_CLEARING_CPM_FIELD_NUMBER: _builtins.int
+    CAPPED_USERS_FIELD_NUMBER: _builtins.int
+    minutes: _builtins.int
+    """minutes is the window counted, ending now."""
+    sampled_requests: _builtins.int
+    """sampled_requests is how many ad requests were sampled for diagnostics in the window."""
+    targeting_matched: _builtins.int
+    """targeting_matched is how many of them the campaign's targeting matched."""
+    targeting_match_share: _builtins.float
+    """targeting_match_share is targeting_matched / sampled_requests."""
+    frequency_capped: _builtins.int
+    """frequency_capped is how many matched requests came from users at the campaign's cap."""
+    below_floor: _builtins.int
+    """below_floor is how many matched requests had a floor above the campaign's bid."""
+    auctions_entered: _builtins.int
+    """auctions_entered is how many sampled auctions the campaign entered."""
+    auctions_won: _builtins.int
+    """auctions_won is how many of them it won."""
+    outbid_share: _builtins.float
+    """outbid_share is the share of entered auctions it lost."""
+    outbid_clearing_cpm: _builtins.str
+    """outbid_clearing_cpm is the average clearing price of the auctions it lost, a decimal string."""
+    capped_users: _builtins.int
+    """capped_users is how many users are at the campaign's frequency cap in the current period."""
+    def __init__(
+        self,
+        *,
+        minutes: _builtins.int = ...,
+        sampled_requests: _builtins.int = ...,
+        targeting_matched: _builtins.int = ...,
+        targeting_match_share: _builtins.float = ...,
+        frequency_capped: _builtins.int = ...,
+        below_floor: _builtins.int = ...,
+        auctions_entered: _builtins.int = ...,
+        auctions_won: _builtins.int = ...,
+        outbid_share: _builtins.float = ...,
+        outbid_clearing_cpm: _builtins.str = ...,
+        capped_users: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["auctions_entered", b"auctions_entered", "auctions_won", b"auctions_won", "below_floor", b"below_floor", "capped_users", b"capped_users", "frequency_capped", b"frequency_capped", "minutes", b"minutes", "outbid_clearing_cpm", b"outbid_clearing_cpm", "outbid_share", b"outbid_share", "sampled_requests", b"sampled_requests", "targeting_match_share", b"targeting_match_share", "targeting_matched", b"targeting_matched"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeliveryStats: _TypeAlias = DeliveryStats  # noqa: Y015
+
+@_typing.final
+class DeliveryPacing(_message.Message):
+    """DeliveryPacing is a campaign's spend against an even pace."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PACING_FIELD_NUMBER: _builtins.int
+    SPENT_FIELD_NUMBER: _builtins.int
+    EXPECTED_SPENT_FIELD_NUMBER: _builtins.int
+    SPENT_TODAY_FIELD_NUMBER: _builtins.int
+    DAILY_BUDGET_FIELD_NUMBER: _builtins.int
+    pacing: _builtins.str
+    """pacing is EVEN or ASAP."""
+    spent: _builtins.str
+    """spent is the lifetime spend, a decimal string."""
+    expected_spent: _builtins.str
+    """expected_spent is what an even pace over the live window would have spent by now."""
+    spent_today: _builtins.str
+    """spent_today is today's spend in the platform's time zone."""
+    daily_budget: _builtins.str
+    """daily_budget is the daily cap; empty without one."""
+    def __init__(
+        self,
+        *,
+        pacing: _builtins.str = ...,
+        spent: _builtins.str = ...,
+        expected_spent: _builtins.str = ...,
+        spent_today: _builtins.str = ...,
+        daily_budget: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["daily_budget", b"daily_budget", "expected_spent", b"expected_spent", "pacing", b"pacing", "spent", b"spent", "spent_today", b"spent_today"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeliveryPacing: _TypeAlias = DeliveryPacing  # noqa: Y015

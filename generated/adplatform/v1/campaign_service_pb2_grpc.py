@@ -66,6 +66,11 @@ class CampaignServiceStub:
                 request_serializer=adplatform_dot_v1_dot_campaign__service__pb2.GetCampaignKpisRequest.SerializeToString,
                 response_deserializer=adplatform_dot_v1_dot_campaign__service__pb2.GetCampaignKpisResponse.FromString,
                 _registered_method=True)
+        self.DiagnoseCampaign = channel.unary_unary(
+                '/adplatform.v1.CampaignService/DiagnoseCampaign',
+                request_serializer=adplatform_dot_v1_dot_campaign__service__pb2.DiagnoseCampaignRequest.SerializeToString,
+                response_deserializer=adplatform_dot_v1_dot_campaign__service__pb2.DiagnoseCampaignResponse.FromString,
+                _registered_method=True)
 
 
 class CampaignServiceServicer:
@@ -115,6 +120,14 @@ class CampaignServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DiagnoseCampaign(self, request, context):
+        """DiagnoseCampaign says why a campaign is or is not serving right now, from its live state
+        and the ad servers' recent counters.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CampaignServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -147,6 +160,11 @@ def add_CampaignServiceServicer_to_server(servicer, server):
                     servicer.GetCampaignKpis,
                     request_deserializer=adplatform_dot_v1_dot_campaign__service__pb2.GetCampaignKpisRequest.FromString,
                     response_serializer=adplatform_dot_v1_dot_campaign__service__pb2.GetCampaignKpisResponse.SerializeToString,
+            ),
+            'DiagnoseCampaign': grpc.unary_unary_rpc_method_handler(
+                    servicer.DiagnoseCampaign,
+                    request_deserializer=adplatform_dot_v1_dot_campaign__service__pb2.DiagnoseCampaignRequest.FromString,
+                    response_serializer=adplatform_dot_v1_dot_campaign__service__pb2.DiagnoseCampaignResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -313,6 +331,33 @@ class CampaignService:
             '/adplatform.v1.CampaignService/GetCampaignKpis',
             adplatform_dot_v1_dot_campaign__service__pb2.GetCampaignKpisRequest.SerializeToString,
             adplatform_dot_v1_dot_campaign__service__pb2.GetCampaignKpisResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DiagnoseCampaign(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/adplatform.v1.CampaignService/DiagnoseCampaign',
+            adplatform_dot_v1_dot_campaign__service__pb2.DiagnoseCampaignRequest.SerializeToString,
+            adplatform_dot_v1_dot_campaign__service__pb2.DiagnoseCampaignResponse.FromString,
             options,
             channel_credentials,
             insecure,

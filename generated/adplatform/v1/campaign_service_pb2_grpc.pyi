@@ -47,6 +47,10 @@ class CampaignServiceStub:
     """ListCampaigns reads campaigns page by page, optionally filtered."""
     GetCampaignKpis: _grpc.UnaryUnaryMultiCallable[_campaign_service_pb2.GetCampaignKpisRequest, _campaign_service_pb2.GetCampaignKpisResponse]
     """GetCampaignKpis reads a campaign's per-minute KPIs, as the Spark KPI stream wrote them."""
+    DiagnoseCampaign: _grpc.UnaryUnaryMultiCallable[_campaign_service_pb2.DiagnoseCampaignRequest, _campaign_service_pb2.DiagnoseCampaignResponse]
+    """DiagnoseCampaign says why a campaign is or is not serving right now, from its live state
+    and the ad servers' recent counters.
+    """
 
 @_typing.type_check_only
 class CampaignServiceAsyncStub(CampaignServiceStub):
@@ -67,6 +71,10 @@ class CampaignServiceAsyncStub(CampaignServiceStub):
     """ListCampaigns reads campaigns page by page, optionally filtered."""
     GetCampaignKpis: _aio.UnaryUnaryMultiCallable[_campaign_service_pb2.GetCampaignKpisRequest, _campaign_service_pb2.GetCampaignKpisResponse]  # type: ignore[assignment]
     """GetCampaignKpis reads a campaign's per-minute KPIs, as the Spark KPI stream wrote them."""
+    DiagnoseCampaign: _aio.UnaryUnaryMultiCallable[_campaign_service_pb2.DiagnoseCampaignRequest, _campaign_service_pb2.DiagnoseCampaignResponse]  # type: ignore[assignment]
+    """DiagnoseCampaign says why a campaign is or is not serving right now, from its live state
+    and the ad servers' recent counters.
+    """
 
 class CampaignServiceServicer(metaclass=_abc_1.ABCMeta):
     """CampaignService lets campaign managers create, change, stop and inspect campaigns.
@@ -120,5 +128,15 @@ class CampaignServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_campaign_service_pb2.GetCampaignKpisResponse, _abc.Awaitable[_campaign_service_pb2.GetCampaignKpisResponse]]:
         """GetCampaignKpis reads a campaign's per-minute KPIs, as the Spark KPI stream wrote them."""
+
+    @_abc_1.abstractmethod
+    def DiagnoseCampaign(
+        self,
+        request: _campaign_service_pb2.DiagnoseCampaignRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_campaign_service_pb2.DiagnoseCampaignResponse, _abc.Awaitable[_campaign_service_pb2.DiagnoseCampaignResponse]]:
+        """DiagnoseCampaign says why a campaign is or is not serving right now, from its live state
+        and the ad servers' recent counters.
+        """
 
 def add_CampaignServiceServicer_to_server(servicer: CampaignServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
