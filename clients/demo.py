@@ -39,6 +39,7 @@ def run(settings: Settings, args: argparse.Namespace, console: Console) -> int:
     from clients import feed_loader, users_commands
     from clients.simulator import commands as simulator
     from deploy.stack import launcher
+    from deploy.stack.services import AdServerProcess
     from spark.report import html, job, render
     from spark.session import hive_session
 
@@ -48,6 +49,11 @@ def run(settings: Settings, args: argparse.Namespace, console: Console) -> int:
 
     console.print(Rule("1. the stack"))
     launcher.up(settings, report=console.print)
+    summary["frequency_cap"] = settings.frequency_cap
+    if args.frequency_cap is not None:
+        # A stack already running keeps the settings it started with: the AdServer, which
+        # enforces the cap, starts again with this one.
+        launcher.restart(settings, AdServerProcess.name, report=console.print)
 
     console.print(Rule(f"2. users ({args.users:,})"))
     seeded = users_commands.seed(settings, args.users)
@@ -68,6 +74,7 @@ def run(settings: Settings, args: argparse.Namespace, console: Console) -> int:
     simulated = asyncio.run(simulator.simulate(settings, args))
     summary["simulation"] = simulated
     console.print(simulator_table(simulated))
+    summary["delivery"] = report_delivery(settings, summary["started_at"], console)
 
     console.print(Rule("5. the bill"))
     report_started = time.monotonic()
@@ -94,6 +101,51 @@ def run(settings: Settings, args: argparse.Namespace, console: Console) -> int:
     return int(reconciliation.verdict)
 
 
+def report_delivery(settings: Settings, started_at: str, console: Console) -> dict[str, int]:
+    """report_delivery prints how widely the run delivered: campaigns served and charged."""
+    reach = delivery(settings, since=datetime.fromisoformat(started_at))
+    cap = settings.frequency_cap
+    console.print(
+        f"{reach['served']:,} of {reach['live']:,} live campaigns were served, "
+        f"{reach['charged']:,} were charged"
+        + (f" (default frequency cap {cap})" if cap else " (no default frequency cap)")
+    )
+    return reach
+
+
+def delivery(settings: Settings, since: datetime) -> dict[str, int]:
+    """delivery counts the campaigns live now, and those served and charged since since."""
+    from sqlalchemy import func, select
+
+    from servers.storage.db import engine
+    from servers.storage.schema import campaigns, feedback, naive_utc, served_ads
+
+    now = naive_utc(datetime.now(UTC))
+    database = engine(settings.database_url)
+    try:
+        with database.connect() as connection:
+            live = connection.scalar(
+                select(func.count()).where(
+                    campaigns.c.status == "ACTIVE",
+                    campaigns.c.window_start <= now,
+                    campaigns.c.window_end > now,
+                )
+            )
+            served = connection.scalar(
+                select(func.count(served_ads.c.campaign_id.distinct())).where(
+                    served_ads.c.served_at >= naive_utc(since)
+                )
+            )
+            charged = connection.scalar(
+                select(func.count(feedback.c.campaign_id.distinct())).where(
+                    feedback.c.recorded_at >= naive_utc(since), feedback.c.expenditure > 0
+                )
+            )
+    finally:
+        database.dispose()
+    return {"live": int(live or 0), "served": int(served or 0), "charged": int(charged or 0)}
+
+
 def simulator_table(summary: dict[str, Any]) -> Any:
     """simulator_table is the simulation summary as a table."""
     from clients.simulator.display import summary_table
@@ -102,6 +154,16 @@ def simulator_table(summary: dict[str, Any]) -> Any:
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    if args.frequency_cap is not None:
+        from pydantic import ValidationError
+
+        try:
+            settings = Settings.model_validate(
+                {**settings.model_dump(), "frequency_cap": args.frequency_cap}
+            )
+        except ValidationError as error:
+            reason = error.errors()[0]["msg"].removeprefix("Value error, ")
+            raise SystemExit(f"demo: --frequency-cap {reason}") from None
     return run(settings, args, Console())
 
 
@@ -133,6 +195,12 @@ def register(areas: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         type=float,
         default=300.0,
         help="seconds to wait for the pipeline to catch up before the bill",
+    )
+    demo.add_argument(
+        "--frequency-cap",
+        metavar="N/PERIOD",
+        help="the platform's default frequency cap for campaigns without one, e.g. 3/day "
+        "(minute, hour, day or lifetime; default: the configured one, none unless set)",
     )
     demo.add_argument("--quiet", action="store_true", help="no live progress display")
     demo.set_defaults(handler=_demo, json=None)

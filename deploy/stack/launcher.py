@@ -98,6 +98,17 @@ def up(settings: Settings, report: Report = print) -> None:
             report(f"{part.name:<17} {origin:<8} {part.endpoint()}")
 
 
+def restart(settings: Settings, name: str, report: Report = print) -> None:
+    """restart stops the named part, if the stack runs it, and starts it with settings."""
+    part = next(part for part in all_parts(settings) if part.name == name)
+    if not part.managed():
+        return
+    part.process.stop()
+    part.start()
+    part.wait_ready()
+    report(f"{part.name:<17} {'restarted':<8} {part.endpoint()}")
+
+
 def down(settings: Settings, report: Report = print) -> None:
     """down stops every process the stack started, newest first, and nothing else."""
     for part in reversed(all_parts(settings)):
