@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import grpc
 from adplatform.v1 import campaign_pb2, campaign_service_pb2
 from google.protobuf import json_format
+from google.protobuf.message import Message
 
 from clients import channels
 from deploy.paths import FEED_CSV
@@ -36,7 +37,10 @@ TEXT_FIELDS = {
     "cpc": "cpc",
     "cpa": "cpa",
     "budget": "budget",
+    "pacing": "pacing",
+    "daily_budget": "daily_budget",
 }
+DAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
 
 
 def _campaign(args: argparse.Namespace) -> campaign_pb2.Campaign:
@@ -55,7 +59,37 @@ def _campaign(args: argparse.Namespace) -> campaign_pb2.Campaign:
         campaign.date_range.start, campaign.date_range.end = _pair(args.dates, "--dates")
     if args.times is not None:
         campaign.time_range.start, campaign.time_range.end = _pair(args.times, "--times", "/")
+    if args.frequency_cap is not None:
+        impressions, period = _pair(args.frequency_cap, "--frequency-cap", "/")
+        if not impressions.isdigit():
+            raise SystemExit("--frequency-cap must be N/PERIOD, e.g. 3/day")
+        campaign.frequency_cap.max_impressions = int(impressions)
+        campaign.frequency_cap.period = period.upper()
+    for daypart in args.daypart or ():
+        campaign.dayparts.append(_daypart(daypart))
     return campaign
+
+
+def _daypart(value: str) -> campaign_pb2.Daypart:
+    """_daypart reads "[DAYS ]START-END": "MON-FRI 9-17", "SAT,SUN 10-24" or "0-6"."""
+    days_text, _, hours = value.strip().rpartition(" ")
+    start, sep, end = hours.partition("-")
+    if not sep or not start.isdigit() or not end.isdigit():
+        raise SystemExit(f"--daypart {value!r}: hours must be START-END, e.g. 9-17")
+    part = campaign_pb2.Daypart(start_hour=int(start), end_hour=int(end))
+    for item in filter(None, days_text.replace(" ", "").upper().split(",")):
+        first, _, last = item.partition("-")
+        lo, hi = _day(first, value), _day(last or first, value)
+        part.days.extend(DAYS[lo : hi + 1] if lo <= hi else (*DAYS[lo:], *DAYS[: hi + 1]))
+    return part
+
+
+def _day(prefix: str, value: str) -> int:
+    """_day is the weekday (0 Monday) a name or its first three letters names."""
+    for number, day in enumerate(DAYS):
+        if len(prefix) >= 3 and day.startswith(prefix):
+            return number
+    raise SystemExit(f"--daypart {value!r}: {prefix!r} is not a day (MON … SUN)")
 
 
 def _pair(value: str, flag: str, separator: str = ":") -> tuple[str, str]:
@@ -66,7 +100,7 @@ def _pair(value: str, flag: str, separator: str = ":") -> tuple[str, str]:
     return start, end
 
 
-def _print(message: campaign_pb2.Campaign) -> None:
+def _print(message: Message) -> None:
     print(
         json.dumps(json_format.MessageToDict(message, preserving_proto_field_name=True), indent=2)
     )
@@ -107,6 +141,14 @@ def _stop(args: argparse.Namespace, settings: Settings) -> int:
 def _get(args: argparse.Namespace, settings: Settings) -> int:
     request = campaign_service_pb2.GetCampaignRequest(campaign_id=args.campaign_id)
     _print(_call(channels.campaigns(settings).GetCampaign, request).campaign)
+    return 0
+
+
+def _diagnose(args: argparse.Namespace, settings: Settings) -> int:
+    request = campaign_service_pb2.DiagnoseCampaignRequest(
+        campaign_id=args.campaign_id, minutes=args.minutes
+    )
+    _print(_call(channels.campaigns(settings).DiagnoseCampaign, request))
     return 0
 
 
@@ -194,6 +236,14 @@ def _add_fields(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--budget", help="lifetime budget")
     parser.add_argument("--dates", help="START:END as YYYY-MM-DD:YYYY-MM-DD")
     parser.add_argument("--times", help="START/END as H:MM:SS/H:MM:SS")
+    parser.add_argument("--frequency-cap", help="N/PERIOD: at most N ads per user, e.g. 3/day")
+    parser.add_argument("--pacing", help="EVEN (the default) or ASAP")
+    parser.add_argument("--daily-budget", help="the most spent per day in the platform's zone")
+    parser.add_argument(
+        "--daypart",
+        action="append",
+        help='"[DAYS ]START-END" hours served, e.g. "MON-FRI 9-17"; repeat for more',
+    )
 
 
 def register(areas: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -219,6 +269,11 @@ def register(areas: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     get = commands.add_parser("get", help="show one campaign")
     get.add_argument("campaign_id")
     get.set_defaults(handler=_get)
+
+    diagnose = commands.add_parser("diagnose", help="why a campaign is or is not serving now")
+    diagnose.add_argument("campaign_id")
+    diagnose.add_argument("--minutes", type=int, default=15, help="recent counters' window")
+    diagnose.set_defaults(handler=_diagnose)
 
     listing = commands.add_parser("list", help="list campaigns")
     listing.add_argument("--filter", help='e.g. "status=ACTIVE category=Electronics"')
