@@ -13,6 +13,12 @@ spark/kpis.py, upserted). Pending counts up to that batch are never added again,
 batch was replayed after a crash (it writes the same file again) or the catch-up died after
 the commit. Every event the archive holds is counted, however late it came.
 
+Reach rides along: each batch's per-campaign HyperLogLog sketch of its users
+(:func:`reach_sketches`) is set down beside its counts (``<batch>.reach``) and merged into
+``campaign_reach`` in the same transaction. A union is idempotent, so the sketches of every
+pending batch are merged, whether or not their counts were added before: a replayed batch
+leaves reach as it was.
+
 After the commit the new values of the touched campaign-minutes are appended to Hive's change
 log (``campaign_kpi_updates``, the view ``campaign_kpis`` shows the latest), named after the
 newest batch added (spark/commits.py), and only then are the pending files removed. A MySQL
@@ -26,7 +32,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -36,16 +42,32 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyspark.sql import SparkSession
-from sqlalchemy import Engine, MetaData, Table, select, tuple_
+from sqlalchemy import Connection, Engine, MetaData, Table, select, tuple_
 from sqlalchemy.dialects.mysql import insert
 
 from servers.settings import Settings
 from servers.storage.db import engine
 from servers.storage.faults import is_transient
-from servers.storage.schema import aware_utc, campaign_kpi_streams, campaign_kpis, naive_utc
+from servers.storage.schema import (
+    aware_utc,
+    campaign_kpi_streams,
+    campaign_kpis,
+    campaign_reach,
+    naive_utc,
+)
 from spark.commits import TableFiles
 from spark.decode import MONEY
-from spark.kpis import CampaignMinute, MinuteCounts, added, merge_counts
+from spark.kpis import (
+    CampaignMinute,
+    MinuteCounts,
+    added,
+    counts_towards_reach,
+    merge_counts,
+    merge_reach,
+    merge_reach_by_campaign,
+    reach_estimate,
+    reach_sketch,
+)
 from spark.restarts import Backoff, retry
 from spark.tables import Tables
 
@@ -104,12 +126,48 @@ def counts_of(table: pa.Table) -> list[MinuteCounts]:
     ]
 
 
+REACH_SCHEMA = pa.schema([("campaign_id", pa.string()), ("sketch", pa.binary())])
+
+
+def reach_sketches(events: pa.Table) -> pa.Table:
+    """reach_sketches is each campaign's sketch of the users of a batch's events (Arrow)."""
+    pairs = (
+        pa.table({"campaign_id": events.column("campaign_id"), "user_id": events.column("user_id")})
+        .group_by(["campaign_id", "user_id"])
+        .aggregate([])
+    )
+    users: dict[str, list[str]] = {}
+    for campaign_id, user_id in zip(
+        pairs.column("campaign_id").to_pylist(), pairs.column("user_id").to_pylist(), strict=True
+    ):
+        if user_id is not None and counts_towards_reach(user_id):
+            users.setdefault(campaign_id, []).append(user_id)
+    campaign_ids = sorted(users)
+    return pa.table(
+        {
+            "campaign_id": pa.array(campaign_ids, pa.string()),
+            "sketch": pa.array([reach_sketch(users[c]) for c in campaign_ids], pa.binary()),
+        },
+        schema=REACH_SCHEMA,
+    )
+
+
+def _write_atomically(path: Path, table: pa.Table) -> None:
+    """_write_atomically writes an Arrow file so a reader sees all of it or none."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    with pa.OSFile(str(temporary), "wb") as sink, pa.ipc.new_file(sink, table.schema) as out:
+        out.write_table(table)
+    os.replace(temporary, path)
+
+
 class PendingCounts:
     """PendingCounts keeps each batch's counts in a file until they are added everywhere.
 
     One Arrow file per batch (``<batch>.arrow``, replaced whole), so a replayed batch writes
     the same file again, and counts are never lost between the archive's commit and the
-    addition.
+    addition. Its reach sketches are in ``<batch>.reach``, written first (a batch is pending
+    once its counts file exists; one pending from before reach was kept has no sketches).
     """
 
     def __init__(self, directory: Path) -> None:
@@ -118,13 +176,14 @@ class PendingCounts:
     def _file(self, batch_id: int) -> Path:
         return self.directory / f"{batch_id:012d}.arrow"
 
-    def put(self, batch_id: int, counts: pa.Table) -> None:
-        """put sets down a batch's counts (atomically: a reader sees all of them or none)."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        temporary = self.directory / f".{batch_id:012d}.arrow.tmp"
-        with pa.OSFile(str(temporary), "wb") as sink, pa.ipc.new_file(sink, counts.schema) as out:
-            out.write_table(counts)
-        os.replace(temporary, self._file(batch_id))
+    def _reach_file(self, batch_id: int) -> Path:
+        return self.directory / f"{batch_id:012d}.reach"
+
+    def put(self, batch_id: int, counts: pa.Table, reach: pa.Table | None = None) -> None:
+        """put sets down a batch's counts and reach sketches (each file atomically)."""
+        if reach is not None:
+            _write_atomically(self._reach_file(batch_id), reach)
+        _write_atomically(self._file(batch_id), counts)
 
     def batches(self) -> list[int]:
         """batches are the ids of the batches whose counts are pending, oldest first."""
@@ -137,11 +196,59 @@ class PendingCounts:
         with pa.memory_map(str(self._file(batch_id))) as source:
             return counts_of(pa.ipc.open_file(source).read_all())
 
+    def read_reach(self, batch_id: int) -> dict[str, bytes]:
+        """read_reach is a pending batch's sketch per campaign (none if it has no file)."""
+        path = self._reach_file(batch_id)
+        if not path.exists():
+            return {}
+        with pa.memory_map(str(path)) as source:
+            table = pa.ipc.open_file(source).read_all()
+        return dict(
+            zip(
+                table.column("campaign_id").to_pylist(),
+                table.column("sketch").to_pylist(),
+                strict=True,
+            )
+        )
+
     def drop(self, up_to: int) -> None:
         """drop removes the files of the batches up to and including up_to."""
         for batch_id in self.batches():
             if batch_id <= up_to:
+                self._reach_file(batch_id).unlink(missing_ok=True)
                 self._file(batch_id).unlink(missing_ok=True)
+
+
+def merge_stored_reach(connection: Connection, reach: Mapping[str, bytes], now: datetime) -> None:
+    """merge_stored_reach unions sketches into campaign_reach (rows locked; idempotent)."""
+    if not reach:
+        return
+    table = campaign_reach
+    stored = {
+        str(campaign_id): bytes(sketch)
+        for campaign_id, sketch in connection.execute(
+            select(table.c.campaign_id, table.c.sketch)
+            .where(table.c.campaign_id.in_(sorted(reach)))
+            .with_for_update()
+        )
+    }
+    rows = []
+    for campaign_id in sorted(reach):
+        sketch = reach[campaign_id]
+        merged = merge_reach([stored.get(campaign_id, sketch), sketch])
+        rows.append(
+            {
+                "campaign_id": campaign_id,
+                "sketch": merged,
+                "unique_users": reach_estimate(merged),
+                "updated_at": now,
+            }
+        )
+    statement = insert(table)
+    statement = statement.on_duplicate_key_update(
+        {column: statement.inserted[column] for column in ("sketch", "unique_users", "updated_at")}
+    )
+    connection.execute(statement, rows)
 
 
 def add_counts(
@@ -150,12 +257,15 @@ def add_counts(
     stream: str,
     pending: dict[int, list[MinuteCounts]],
     *,
+    reach: Mapping[str, bytes] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[CampaignMinute]:
     """add_counts adds the batches newer than the stream's last one; returns the new values.
 
     The values returned are those of every campaign-minute the pending batches touch, added
-    now or earlier, so the caller can write them to Hive even after a crash.
+    now or earlier, so the caller can write them to Hive even after a crash. reach (the
+    pending batches' sketches, merged per campaign) is merged into campaign_reach in the same
+    transaction, whatever the stream's last batch: a union cannot count a user twice.
     """
     if not pending:
         return []
@@ -200,6 +310,7 @@ def add_counts(
                     statement,
                     [asdict(current[key]) | {"updated_at": now} for key in sorted(changed)],
                 )
+            merge_stored_reach(connection, reach or {}, now)
             if last is None or newest > last:
                 upsert = insert(streams).values(stream=stream, batch_id=newest, updated_at=now)
                 connection.execute(upsert.on_duplicate_key_update(batch_id=newest, updated_at=now))
@@ -302,7 +413,9 @@ class KpiSink:
 
     def record(self, lineage: str, batch_id: int, events: pa.Table) -> None:
         """record sets down the counts of a batch's archived events (called inside the batch)."""
-        PendingCounts(self.directory / lineage).put(batch_id, minute_counts(events))
+        PendingCounts(self.directory / lineage).put(
+            batch_id, minute_counts(events), reach_sketches(events)
+        )
 
     def catch_up(self) -> int:
         """catch_up adds every pending batch; returns how many campaign-minutes it wrote."""
@@ -315,7 +428,10 @@ class KpiSink:
             if not batches:
                 continue
             counts = {batch_id: pending.read(batch_id) for batch_id in batches}
-            minutes = add_counts(self.engine, self.table_name, self._stream(folder.name), counts)
+            reach = merge_reach_by_campaign(pending.read_reach(b) for b in batches)
+            minutes = add_counts(
+                self.engine, self.table_name, self._stream(folder.name), counts, reach=reach
+            )
             append_hive(self.files, minutes, max(batches), folder.name)
             pending.drop(max(batches))
             written += len(minutes)

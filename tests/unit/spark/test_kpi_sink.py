@@ -19,7 +19,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from spark import kpi_sink
 from spark.decode import MONEY, TIMESTAMP
 from spark.kpi_sink import PendingCounts, counts_of, minute_counts
-from spark.kpis import MinuteCounts
+from spark.kpis import MinuteCounts, merge_reach, merge_reach_by_campaign, reach_estimate
 from spark.tables import KPI_COLUMNS, names
 
 COUNTS = [MinuteCounts("c-1", datetime(2026, 1, 31, 7, 15), 3, 2, 1, Decimal("0.0406"))]
@@ -156,3 +156,49 @@ def test_dropping_removes_the_batches_added_and_keeps_the_newer(tmp_path: Path) 
 
 def test_the_change_log_is_written_in_the_tables_columns() -> None:
     assert kpi_sink.KPI_SCHEMA.names == names(KPI_COLUMNS)
+
+
+def _reached(*rows: tuple[str, str]) -> pa.Table:
+    """_reached is an archived batch's campaign and user columns, one row per event."""
+    return pa.table({"campaign_id": [r[0] for r in rows], "user_id": [r[1] for r in rows]})
+
+
+def _estimates(sketches: dict[str, bytes]) -> dict[str, int]:
+    return {c: reach_estimate(merge_reach([s])) for c, s in sketches.items()}
+
+
+def test_a_batch_has_one_sketch_of_its_users_per_campaign() -> None:
+    batch = _reached(
+        ("c-1", "u-1"),
+        ("c-1", "u-1"),
+        ("c-1", "u-2"),
+        ("c-2", "u-1"),
+        ("c-3", "1111-1111-1111-1111"),  # the privacy id is nobody's reach
+    )
+    table = kpi_sink.reach_sketches(batch)
+    assert table.schema == kpi_sink.REACH_SCHEMA
+    sketches = dict(zip(table["campaign_id"].to_pylist(), table["sketch"].to_pylist(), strict=True))
+    assert _estimates(sketches) == {"c-1": 2, "c-2": 1}
+
+
+def test_pending_reach_is_kept_beside_the_counts_and_dropped_with_them(tmp_path: Path) -> None:
+    pending = PendingCounts(tmp_path)
+    batch = _reached(("c-1", "u-1"), ("c-1", "u-2"))
+    pending.put(4, minute_counts(EVENTS), kpi_sink.reach_sketches(batch))
+    pending.put(5, minute_counts(EVENTS))  # written before reach was kept: no sketches
+    assert pending.batches() == [4, 5]
+    assert _estimates(pending.read_reach(4)) == {"c-1": 2}
+    assert pending.read_reach(5) == {}
+    pending.drop(5)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_replayed_batches_merge_to_the_same_reach(tmp_path: Path) -> None:
+    pending = PendingCounts(tmp_path)
+    batch = kpi_sink.reach_sketches(_reached(*((f"c-{n % 3}", f"u-{n}") for n in range(3000))))
+    pending.put(1, minute_counts(EVENTS), batch)
+    once = merge_reach_by_campaign([pending.read_reach(1)])
+    pending.put(1, minute_counts(EVENTS), batch)  # the replay writes the same file again
+    again = merge_reach_by_campaign([pending.read_reach(1), pending.read_reach(1)])
+    assert once == again
+    assert sum(_estimates(once).values()) == pytest.approx(3000, rel=0.05)
