@@ -43,6 +43,9 @@ class ServedAd:
     campaign_start_time: datetime  # aware UTC
     campaign_end_time: datetime
     served_at: datetime
+    # The auction's floor and best losing bid (a transparent auction, docs/design.md §7).
+    floor_cpm: Decimal = Decimal(0)  # the higher of the platform's and the request's floor
+    runner_up_cpm: Decimal | None = None  # None: the winner was the only entrant
 
 
 _TIMES = ("campaign_start_time", "campaign_end_time", "served_at")
@@ -86,6 +89,8 @@ def _values(ad: ServedAd, quote: Callable[[str], str]) -> str:
             literals.append(quote(value))
         elif kind == "Decimal":
             literals.append(format(value, "f"))  # finite money: digits and a point
+        elif kind == "Decimal | None":
+            literals.append("NULL" if value is None else format(value, "f"))
         elif kind == "int":
             literals.append(str(int(value)))
         else:  # an aware instant, stored as naive UTC with microseconds

@@ -14,15 +14,20 @@ make two spellings of a place look alike. Lone surrogates cannot arrive through 
 (it checks UTF-8) and are refused here too: the driver could not encode them.
 
 Only user_id is required; an empty device, city or state matches untargeted campaigns only,
-and an empty country is the platform's home country.
+and an empty country is the platform's home country. bid_floor (OpenRTB imp.bidfloor, CPM) is
+an amount as money is everywhere (servers/money.py: plain non-negative decimal, at most 10
+places, below 10^14); empty is no floor of the request's own.
 """
 
 from __future__ import annotations
+
+from decimal import Decimal
 
 from servers import identifiers
 from servers.adserving.targeting import Request
 from servers.campaigns.model import canonical_device
 from servers.errors import ValidationError
+from servers.money import parse_money
 from servers.storage.schema import max_chars, served_ads
 from servers.text import check_storable
 
@@ -46,6 +51,15 @@ def parse(
         state=_fitting(_text(state, "state"), "state"),
         country=_fitting(_text(country, "country") or _text(home_country, "country"), "country"),
     )
+
+
+def bid_floor(value: object) -> Decimal:
+    """bid_floor is the request's floor price per thousand impressions; empty is 0 (none)."""
+    if not isinstance(value, str):
+        raise ValidationError("bid_floor", "must be a decimal string")
+    if not value.strip():
+        return Decimal(0)
+    return parse_money(value, "bid_floor")
 
 
 def _text(value: object, field: str) -> str:

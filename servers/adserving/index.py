@@ -7,6 +7,11 @@ campaigns servable now (targeting.is_servable), so per request the cost does not
 the number of campaigns. The lowest set bit is the top bid; the auction (auction.run) gets
 the bids tied at the top and the best one below them, which is all rule 4 looks at.
 
+Floors and caps (docs/design.md §7) narrow the eligible bitset before that: as positions are
+sorted by CPM, the campaigns bidding at least a floor are a prefix of them, found by binary
+search (a mask, no per-campaign loop); the campaigns a user is capped for are a bitset the
+caller builds from the user's counts (positions) and takes away (AND NOT).
+
 Servable changes with time alone at window starts, window ends and slot boundaries (a stale
 stored slot budget is rolled over, pacing.roll_over); each campaign is re-evaluated at its
 next such instant, kept in a heap, so the bitset is exact at every request. A change to a
@@ -19,6 +24,7 @@ Equivalence with targeting.eligible_campaigns is a property test (tests/unit).
 from __future__ import annotations
 
 import heapq
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -31,6 +37,7 @@ from servers.adserving.auction import Bid
 from servers.adserving.servable import servable_at
 from servers.adserving.targeting import LiveCampaign, Viewer
 from servers.campaigns.instructions import CampaignState
+from servers.campaigns.model import FrequencyCap
 from servers.campaigns.pricing import Weights, cpm
 
 K = TypeVar("K")
@@ -62,16 +69,26 @@ class IndexedAd:
         """campaign_id is the campaign's id."""
         return self.bid.campaign_id
 
+    @property
+    def frequency_cap(self) -> FrequencyCap | None:
+        """frequency_cap is the campaign's own cap (None: the platform's default applies)."""
+        return self.state.spec.frequency_cap
+
     def same_shape(self, other: IndexedAd) -> bool:
-        """same_shape is true when other has this ad's bid and targeting (no renumbering)."""
-        return self.bid == other.bid and self.live.targeting == other.live.targeting
+        """same_shape is true when other has this ad's bid, targeting and cap (no renumbering)."""
+        return (
+            self.bid == other.bid
+            and self.live.targeting == other.live.targeting
+            and self.frequency_cap == other.frequency_cap
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class Contest:
     """Contest is who enters one auction: the bids tied at the top, then the best bid below.
 
-    eligible counts every campaign eligible for the request, not only the entrants.
+    eligible counts every campaign that entered (eligible, at or above the floor, not
+    capped), not only the bids handed to the auction.
     """
 
     bids: list[Bid]
@@ -141,6 +158,11 @@ class AdIndex:
         self._ads = sorted(ads, key=lambda ad: (-ad.bid.cpm, ad.campaign_id))
         self._position = {ad.campaign_id: p for p, ad in enumerate(self._ads)}
         self._tie_end = _tie_ends([ad.bid.cpm for ad in self._ads])
+        self._negated_cpms = [-ad.bid.cpm for ad in self._ads]  # ascending, for bisect
+        self._all = (1 << len(self._ads)) - 1
+        self._own_caps = _bitset(
+            (p for p, ad in enumerate(self._ads) if ad.frequency_cap is not None), len(self._ads)
+        )
         targets = [ad.live.targeting for ad in self._ads]
         self._device = _Dimension([t.device for t in targets])
         self._city = _Dimension([t.city for t in targets])
@@ -186,12 +208,14 @@ class AdIndex:
         self._ads[position] = ad
         self._evaluate(position, now)
 
-    def contest(self, who: Viewer, now: datetime) -> Contest | None:
-        """contest is who enters the auction for who at now (UTC); None when nobody is eligible."""
-        self._catch_up(now)
-        eligible = (
-            self._servable
-            & self._country.accepting(who.country)
+    def position(self, campaign_id: str) -> int | None:
+        """position is the campaign's bit in this index's bitsets, or None."""
+        return self._position.get(campaign_id)
+
+    def matching(self, who: Viewer) -> int:
+        """matching is the campaigns whose targeting accepts who, servable or not."""
+        return (
+            self._country.accepting(who.country)
             & self._city.accepting(who.city)
             & self._device.accepting(who.device)
             & self._state.accepting(who.state)
@@ -199,6 +223,47 @@ class AdIndex:
             & self._income.accepting(who.income_bucket)
             & self._ages.accepting(who.age)
         )
+
+    def eligible(self, who: Viewer, now: datetime) -> int:
+        """eligible is the campaigns who may see at now (UTC): servable and matching (rule 3)."""
+        self._catch_up(now)
+        return self._servable & self.matching(who)
+
+    def servable(self, now: datetime) -> int:
+        """servable is the campaigns that may serve at now, whoever asks."""
+        self._catch_up(now)
+        return self._servable
+
+    def at_least(self, floor: Decimal) -> int:
+        """at_least is the campaigns bidding floor or more: a prefix found by binary search."""
+        if floor <= 0:
+            return self._all
+        return (1 << bisect_right(self._negated_cpms, -floor)) - 1
+
+    def capped(self, default: FrequencyCap | None) -> int:
+        """capped is the campaigns with an effective frequency cap (own, else default)."""
+        return self._all if default is not None else self._own_caps
+
+    def campaign_ids(self, campaigns: int) -> list[str]:
+        """campaign_ids names the campaigns of a bitset, highest CPM first."""
+        ids = []
+        while campaigns:
+            lowest = campaigns & -campaigns
+            ids.append(self._ads[lowest.bit_length() - 1].campaign_id)
+            campaigns ^= lowest
+        return ids
+
+    def contest(
+        self, who: Viewer, now: datetime, floor: Decimal = Decimal(0), excluded: int = 0
+    ) -> Contest | None:
+        """contest is who enters the auction for who at now (UTC); None when nobody is eligible.
+
+        Campaigns bidding under floor, and those in the bitset excluded, do not enter.
+        """
+        return self.entrants(self.eligible(who, now) & ~excluded & self.at_least(floor))
+
+    def entrants(self, eligible: int) -> Contest | None:
+        """entrants is the contest among a bitset of entering campaigns; None when empty."""
         if not eligible:
             return None
         top = (eligible & -eligible).bit_length() - 1

@@ -16,3 +16,7 @@ BIDDERS = Histogram(
     "eligible campaigns per auction",
     buckets=(0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
 )
+FREQUENCY_READS = Counter(
+    "adplatform_frequency_reads_total",
+    "ad requests that read their user's frequency counts (some eligible campaign is capped)",
+)

@@ -17,16 +17,27 @@ answers with an ad that is not recorded, and no request fails another:
 - MySQL refusing a row (a value its column cannot hold, a duplicate request id): the batch is
   bisected (batches.py) so every other ad commits; only that request fails, with
   ServedAdRefusedError (INTERNAL: ad_request.parse lets no such value through, so it is our bug).
+
+A served ad of a capped campaign comes with its Impression: the batch then adds its
+impressions to frequency_counts (frequency.add) in the same transaction as its served ads, so
+a count never runs ahead of or behind the ads it counts. A batch without one is the single
+INSERT it always was.
+
+find reads a served ad back by request id (AdServer.GetServedAd).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from servers.ads import served
+from servers.adserving import frequency
+from servers.adserving.frequency import Impression
 from servers.batches import Batcher
 from servers.errors import UnavailableError
 from servers.storage.kept import KeptConnections
@@ -54,7 +65,7 @@ class Recorder:
         linger: float = LINGER_SECONDS,
     ) -> None:
         self.engine = engine
-        self._batches: Batcher[served.ServedAd, None] = Batcher(
+        self._batches: Batcher[tuple[served.ServedAd, Impression | None], None] = Batcher(
             "served-ads",
             self._write,
             max_batch=max_batch,
@@ -67,10 +78,11 @@ class Recorder:
         # MySQL says OK.
         self._connections = KeptConnections(engine, autocommit=True)
 
-    async def record(self, ad: served.ServedAd) -> None:
-        """record returns once ad is committed; else UnavailableError or ServedAdRefusedError."""
+    async def record(self, ad: served.ServedAd, impression: Impression | None = None) -> None:
+        """record returns once ad (and its impression) is committed; else UnavailableError or
+        ServedAdRefusedError."""
         try:
-            await self._batches.submit(ad)
+            await self._batches.submit((ad, impression))
         except Exception as error:
             if not blames_rows(error):
                 raise
@@ -78,14 +90,20 @@ class Recorder:
             log.error("served ad %s refused by MySQL: %s", ad.request_id, reason)
             raise ServedAdRefusedError(f"served ad {ad.request_id} was refused") from error
 
-    def _write(self, ads: list[served.ServedAd]) -> list[None]:
+    def _write(self, items: list[tuple[served.ServedAd, Impression | None]]) -> list[None]:
         """_write commits one batch in one transaction (runs in a writer thread).
 
         A refused batch raises as it is, for the batcher to isolate the row at fault: the
-        statement was rolled back and the connection is fine.
+        statement (or transaction) was rolled back and the connection is fine.
         """
+        ads = [ad for ad, _ in items]
+        impressions = [seen for _, seen in items if seen is not None]
         try:
-            served.record(self._connections.get(), ads)
+            connection = self._connections.get()
+            if impressions:
+                _together(connection, ads, impressions)
+            else:
+                served.record(connection, ads)
         except Exception as error:
             if blames_rows(error):
                 raise
@@ -96,7 +114,35 @@ class Recorder:
             raise
         return [None] * len(ads)
 
+    async def find(self, request_id: str) -> served.ServedAd | None:
+        """find reads the served ad with this request id back; None when there is none."""
+        return await asyncio.to_thread(self._find, request_id)
+
+    def _find(self, request_id: str) -> served.ServedAd | None:
+        """_find reads one served ad on a pooled connection (runs in a worker thread)."""
+        try:
+            with self.engine.connect() as connection:
+                return served.find(connection, request_id)
+        except SQLAlchemyError as error:
+            log.warning("served ad %s not read: %s", request_id, error)
+            raise UnavailableError("served ads are unavailable; retry") from None
+
     async def close(self) -> None:
         """close writes what is queued, stops the writers and closes their connections."""
         await self._batches.close()
         self._connections.close()
+
+
+def _together(
+    connection: Connection, ads: list[served.ServedAd], impressions: list[Impression]
+) -> None:
+    """_together writes served ads and their impressions in one transaction (autocommit off)."""
+    connection.exec_driver_sql("START TRANSACTION")
+    try:
+        served.record(connection, ads)
+        frequency.add(connection, impressions)
+        connection.exec_driver_sql("COMMIT")
+    except BaseException:
+        with contextlib.suppress(SQLAlchemyError):  # gone: MySQL rolled back with it
+            connection.exec_driver_sql("ROLLBACK")
+        raise

@@ -16,12 +16,16 @@ from adplatform.v1 import ad_server_pb2_grpc
 
 from servers import logs, runtime, settings, workers
 from servers.adserving.auction import PricingMode
+from servers.adserving.diagnostics import DeliveryCounters
+from servers.adserving.frequency import FrequencyCounts
 from servers.adserving.profiles import Profiles
 from servers.adserving.recorder import Recorder
 from servers.adserving.refresher import IndexRefresher
 from servers.adserving.service import AdServerService
-from servers.adserving.serving import AdServing
+from servers.adserving.serving import AdServing, DeliveryRules
+from servers.campaigns import frequency
 from servers.campaigns.pricing import Weights
+from servers.money import parse_money
 from servers.storage.db import engine
 
 
@@ -34,20 +38,43 @@ def pricing_mode(config: settings.Settings) -> PricingMode:
         raise SystemExit(f"adserver: pricing_mode must be one of {modes}") from None
 
 
+def delivery_rules(config: settings.Settings) -> DeliveryRules:
+    """delivery_rules reads the platform's floor and default cap, failing start-up if bad."""
+    try:
+        floor = parse_money(config.floor_cpm, "floor_cpm")
+        cap = None if config.frequency_cap is None else frequency.parse_cap(config.frequency_cap)
+    except ValueError as error:  # ValidationError is a ValueError too
+        raise SystemExit(f"adserver: {error}") from None
+    return DeliveryRules(floor_cpm=floor, default_cap=cap, tz=ZoneInfo(config.timezone))
+
+
 def build(config: settings.Settings) -> runtime.ServerSpec:
-    """build assembles one AdServer worker: index, profiles, recorder and the servicer."""
+    """build assembles one AdServer worker: index, profiles, counts, recorder, diagnostics."""
     tz = ZoneInfo(config.timezone)
     database = engine(config.database_url, pool_size=6)
     weights = Weights.parse(config.cpm_cpc_weight, config.cpm_cpa_weight)
     campaigns = IndexRefresher(database, weights, tz)
     profiles = Profiles(database)
     recorder = Recorder(database)
-    serving = AdServing(campaigns, profiles, recorder, pricing_mode(config))
+    counts = FrequencyCounts(database)
+    diagnostics = DeliveryCounters(database, config.diagnostics_flush_seconds)
+    serving = AdServing(
+        campaigns,
+        profiles,
+        recorder,
+        pricing_mode(config),
+        rules=delivery_rules(config),
+        counts=counts,
+        sink=diagnostics,
+        sample_every=config.diagnostics_sample_every,
+    )
     servicer = AdServerService(serving, config.home_country)
 
     async def close() -> None:
         await recorder.close()
         await profiles.close()
+        await counts.close()
+        await diagnostics.close()
         database.dispose()
 
     service = runtime.Service(
@@ -58,7 +85,7 @@ def build(config: settings.Settings) -> runtime.ServerSpec:
         "adserver",
         config.adserver_port,
         services=[service],
-        background=[campaigns.run],
+        background=[campaigns.run, diagnostics.run],
         on_stop=[close],
         reuse_port=True,
         ready=campaigns.loaded,
@@ -76,6 +103,7 @@ def main() -> int:
     config = settings.load()
     logs.configure("adserver", config.log_level)
     pricing_mode(config)  # fail fast, before any worker starts
+    delivery_rules(config)
     if config.adserver_workers < 1:
         raise SystemExit("adserver: adserver_workers must be at least 1")
     gc.set_threshold(GC_YOUNG_THRESHOLD, 10, 10)
