@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -57,6 +57,8 @@ class CampaignState:
     last_sequence: int  # the sequence of the last instruction applied
     last_partition: int = NO_PARTITION  # ... and the partition it came from
     last_record_ms: int = 0  # ... and its record timestamp
+    spent_today: Decimal = ZERO  # spent on the local day spent_day (daily.spent_today reads it)
+    spent_day: date | None = None  # None: nothing spent yet
 
     @property
     def remaining(self) -> Decimal:

@@ -16,11 +16,21 @@ from sqlalchemy import Connection, RowMapping, and_, func, or_, select
 from sqlalchemy.dialects.mysql import insert
 
 from servers.campaigns.instructions import CampaignState
-from servers.campaigns.model import AgeRange, CampaignSpec, Schedule, Status, Targeting
+from servers.campaigns.model import (
+    AgeRange,
+    CampaignSpec,
+    FrequencyCap,
+    Pacing,
+    Period,
+    Schedule,
+    Status,
+    Targeting,
+)
 from servers.campaigns.ordering import Cursor, Order, SortValue
 from servers.campaigns.pacing import SlotBudget
 from servers.campaigns.pricing import Weights, cpm
 from servers.campaigns.schedule import utc_window
+from servers.campaigns.validation import dayparts_json, parse_dayparts
 from servers.errors import ValidationError
 from servers.storage.schema import aware_utc, campaigns, naive_utc
 
@@ -44,6 +54,7 @@ def to_row(state: CampaignState, weights: Weights, tz: ZoneInfo, now: datetime) 
     """to_row is the table row for a campaign state as of now."""
     spec, targeting = state.spec, state.spec.targeting
     window_start, window_end = utc_window(spec.schedule, tz)
+    cap = spec.frequency_cap
     return {
         "campaign_id": spec.campaign_id,
         "text": spec.text,
@@ -77,6 +88,13 @@ def to_row(state: CampaignState, weights: Weights, tz: ZoneInfo, now: datetime) 
         "last_record_ms": state.last_record_ms,
         "created_at": naive_utc(now),
         "updated_at": naive_utc(now),
+        "frequency_cap_impressions": cap.max_impressions if cap else None,
+        "frequency_cap_period": str(cap.period) if cap else None,
+        "pacing": str(spec.pacing),
+        "daily_budget": spec.daily_budget,
+        "dayparts": dayparts_json(spec.dayparts),
+        "spent_day": state.spent_day,
+        "spent_today": state.spent_today,
     }
 
 
@@ -86,6 +104,13 @@ def _time(value: Any) -> Any:
         seconds = int(value.total_seconds())
         return time(seconds // 3600, seconds // 60 % 60, seconds % 60)
     return value
+
+
+def _frequency_cap(impressions: int | None, period: str | None) -> FrequencyCap | None:
+    """_frequency_cap reads the two cap columns; NULL impressions is no cap of its own."""
+    if not impressions or period is None:
+        return None
+    return FrequencyCap(impressions, Period(period))
 
 
 def from_row(row: Mapping[str, Any] | RowMapping) -> CampaignRecord:
@@ -113,6 +138,10 @@ def from_row(row: Mapping[str, Any] | RowMapping) -> CampaignRecord:
             start_time=_time(row["start_time"]),
             end_time=_time(row["end_time"]),
         ),
+        frequency_cap=_frequency_cap(row["frequency_cap_impressions"], row["frequency_cap_period"]),
+        pacing=Pacing(row["pacing"]),
+        daily_budget=row["daily_budget"],
+        dayparts=parse_dayparts(row["dayparts"]),
     )
     state = CampaignState(
         spec=spec,
@@ -123,6 +152,8 @@ def from_row(row: Mapping[str, Any] | RowMapping) -> CampaignRecord:
         last_sequence=row["last_sequence"],
         last_partition=row["last_partition"],
         last_record_ms=row["last_record_ms"],
+        spent_today=row["spent_today"],
+        spent_day=row["spent_day"],
     )
     return CampaignRecord(
         state=state,
@@ -276,7 +307,7 @@ def list_page(
 
 
 def record_charge(connection: Connection, state: CampaignState, now: datetime) -> None:
-    """record_charge writes what a charge changes: spent, slot budget and status."""
+    """record_charge writes what a charge changes: spent, spent today, slot budget and status."""
     connection.execute(
         campaigns.update()
         .where(campaigns.c.campaign_id == state.spec.campaign_id)
@@ -284,6 +315,8 @@ def record_charge(connection: Connection, state: CampaignState, now: datetime) -
             spent=state.spent,
             slot_start=naive_utc(state.slot.slot_start),
             slot_budget=state.slot.amount,
+            spent_today=state.spent_today,
+            spent_day=state.spent_day,
             status=str(state.status),
             status_reason=state.status_reason,
             updated_at=naive_utc(now),

@@ -14,11 +14,16 @@ from datetime import date, datetime, time
 from decimal import Decimal
 
 from servers import identifiers
+from servers.campaigns.dayparts import DAYS, EVERY_DAY
 from servers.campaigns.model import (
     ANY,
     Action,
     AgeRange,
     CampaignSpec,
+    Daypart,
+    FrequencyCap,
+    Pacing,
+    Period,
     Schedule,
     Targeting,
     canonical_device,
@@ -40,6 +45,9 @@ STOP_REASON_MAX_CHARS = 200
 # DATETIME, Python datetime, Spark and Hive timestamps) holds, time zones included.
 MIN_DATE = date(2000, 1, 1)
 MAX_DATE = date(2999, 12, 31)
+MAX_CAP_IMPRESSIONS = 1_000_000
+MAX_DAYPARTS = 50
+MAX_DAY_NAMES = 70  # seven names, each up to ten times: repeats are folded, not refused
 
 GENDERS = ("M", "F", ANY)
 INCOME_BUCKETS = ("H", "M", "L", ANY)
@@ -77,6 +85,7 @@ def validate_spec(fields: Mapping[str, object], *, allow_blank_text: bool = Fals
     if budget == 0:
         raise ValidationError("budget", "must be greater than 0")
     schedule = parse_schedule(fields.get("date_range"), fields.get("time_range"))
+    daily_budget = parse_daily_budget(fields.get("daily_budget"))
     return CampaignSpec(
         campaign_id=campaign_id,
         text=text,
@@ -87,6 +96,10 @@ def validate_spec(fields: Mapping[str, object], *, allow_blank_text: bool = Fals
         cpa=cpa,
         budget=budget,
         schedule=schedule,
+        frequency_cap=parse_frequency_cap(fields.get("frequency_cap")),
+        pacing=parse_pacing(fields.get("pacing")),
+        daily_budget=daily_budget,
+        dayparts=parse_dayparts(fields.get("dayparts")),
     )
 
 
@@ -116,7 +129,121 @@ def spec_fields(spec: CampaignSpec) -> dict[str, object]:
             "start": format_clock(schedule.start_time),
             "end": format_clock(schedule.end_time),
         },
+        "frequency_cap": frequency_cap_fields(spec.frequency_cap),
+        "pacing": str(spec.pacing),
+        "daily_budget": "" if spec.daily_budget is None else format_money(spec.daily_budget),
+        "dayparts": dayparts_json(spec.dayparts),
     }
+
+
+def frequency_cap_fields(cap: FrequencyCap | None) -> dict[str, object] | None:
+    """frequency_cap_fields is a cap as {max_impressions, period}; None for no cap of its own."""
+    if cap is None:
+        return None
+    return {"max_impressions": cap.max_impressions, "period": str(cap.period)}
+
+
+def dayparts_json(dayparts: tuple[Daypart, ...]) -> list[dict[str, object]]:
+    """dayparts_json is dayparts as plain values: day names Monday first, [] for every day."""
+    return [
+        {
+            "days": [] if part.days == EVERY_DAY else [DAYS[day] for day in sorted(part.days)],
+            "start_hour": part.start_hour,
+            "end_hour": part.end_hour,
+        }
+        for part in dayparts
+    ]
+
+
+def parse_frequency_cap(value: object) -> FrequencyCap | None:
+    """parse_frequency_cap reads {max_impressions, period}; absent or 0 impressions: no cap.
+
+    The period is MINUTE, HOUR, DAY or LIFETIME in any case; max_impressions is 1 to
+    1,000,000. A cap without its own impressions leaves the platform's default in force.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or not set(value) <= {"max_impressions", "period"}:
+        raise ValidationError("frequency_cap", "must be {max_impressions, period}")
+    impressions = _whole(value.get("max_impressions", 0), "frequency_cap.max_impressions")
+    if impressions == 0:
+        return None
+    if not 1 <= impressions <= MAX_CAP_IMPRESSIONS:
+        raise ValidationError(
+            "frequency_cap.max_impressions", f"must be between 0 and {MAX_CAP_IMPRESSIONS:,}"
+        )
+    period = _optional_text(value.get("period"), "frequency_cap.period")
+    if period is None:
+        raise ValidationError("frequency_cap.period", "is required with max_impressions")
+    for choice in Period:
+        if choice.value == period.upper():
+            return FrequencyCap(impressions, choice)
+    raise ValidationError("frequency_cap.period", "must be one of MINUTE|HOUR|DAY|LIFETIME")
+
+
+def parse_pacing(value: object) -> Pacing:
+    """parse_pacing reads EVEN or ASAP in any case; absent or blank is EVEN."""
+    text = _optional_text(value, "pacing")
+    if text is None:
+        return Pacing.EVEN
+    for choice in Pacing:
+        if choice.value == text.upper():
+            return choice
+    raise ValidationError("pacing", "must be one of EVEN|ASAP")
+
+
+def parse_daily_budget(value: object) -> Decimal | None:
+    """parse_daily_budget reads a positive amount like budget; absent or blank is no daily cap."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    amount = parse_money(_money_input(value, "daily_budget"), "daily_budget")
+    if amount == 0:
+        raise ValidationError("daily_budget", "must be greater than 0 (leave it empty for none)")
+    return amount
+
+
+def parse_dayparts(value: object) -> tuple[Daypart, ...]:
+    """parse_dayparts reads at most 50 {days, start_hour, end_hour}; absent is the whole window.
+
+    days are MONDAY to SUNDAY in any case, repeats folded, none meaning every day; hours
+    satisfy 0 <= start_hour < end_hour <= 24 (end exclusive). Entries may overlap.
+    """
+    if value is None:
+        return ()
+    if not isinstance(value, (list, tuple)):
+        raise ValidationError("dayparts", "must be a list of {days, start_hour, end_hour}")
+    if len(value) > MAX_DAYPARTS:
+        raise ValidationError("dayparts", f"must be at most {MAX_DAYPARTS}")
+    return tuple(_daypart(part, f"dayparts[{index}]") for index, part in enumerate(value))
+
+
+def _daypart(value: object, field: str) -> Daypart:
+    if not isinstance(value, Mapping) or not set(value) <= {"days", "start_hour", "end_hour"}:
+        raise ValidationError(field, "must be {days, start_hour, end_hour}")
+    days = value.get("days") or []
+    if not isinstance(days, (list, tuple)) or len(days) > MAX_DAY_NAMES:
+        raise ValidationError(f"{field}.days", "must be a list of MONDAY to SUNDAY")
+    numbers = set()
+    for day in days:
+        name = day.strip().upper() if isinstance(day, str) else None
+        if name not in DAYS:
+            raise ValidationError(f"{field}.days", "must be a list of MONDAY to SUNDAY")
+        numbers.add(DAYS.index(name))
+    start = _whole(value.get("start_hour", 0), f"{field}.start_hour")
+    end = _whole(value.get("end_hour", 0), f"{field}.end_hour")
+    if not 0 <= start <= 23:
+        raise ValidationError(f"{field}.start_hour", "must be between 0 and 23")
+    if not 1 <= end <= 24:
+        raise ValidationError(f"{field}.end_hour", "must be between 1 and 24")
+    if end <= start:
+        raise ValidationError(f"{field}.end_hour", "must be after start_hour")
+    return Daypart(frozenset(numbers) or EVERY_DAY, start, end)
+
+
+def _whole(value: object, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(field, "must be a whole number")
+    return value
 
 
 def parse_action(value: object) -> Action:
