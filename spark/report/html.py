@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from servers.money import format_money
 from spark.report.reconcile import Reconciliation, Verdict
 from spark.report.render import cell
-from spark.report.views import DIMENSIONS, Report, View
+from spark.report.views import VIEWER_DIMENSIONS, Report, View
 
 HTML_ROWS = 500
 STYLE = """
@@ -56,16 +56,20 @@ def spend_by_campaign(report: Report, limit: int = 15) -> str:
 
 
 def ctr_by_dimension(report: Report, limit: int = 8) -> str:
-    """ctr_by_dimension is one bar chart of CTR per targeting dimension."""
-    figure, grid = plt.subplots(1, len(DIMENSIONS), figsize=(16, 3.6))
-    for axes, name in zip(grid, DIMENSIONS, strict=True):
-        rows = report.view(f"ctr_by_{name}").records()[:limit]
+    """ctr_by_dimension is one bar chart of CTR per viewer dimension (who saw the ad).
+
+    The viewer's groups, not the campaigns' targeting: targeting is mostly "All", which says
+    nothing about who clicks. The tables below the charts have both.
+    """
+    figure, grid = plt.subplots(1, len(VIEWER_DIMENSIONS), figsize=(16, 3.6))
+    for axes, name in zip(grid, VIEWER_DIMENSIONS, strict=True):
+        rows = report.view(f"ctr_by_viewer_{name}").records()[:limit]
         axes.bar(
             [str(r[name])[:14] for r in rows],
             [float(r["ctr"]) * 100 for r in rows],
             color="#d08a2c",
         )
-        axes.set_title(f"CTR by {name}")
+        axes.set_title(f"CTR by viewer {name}")
         axes.set_ylabel("CTR %")
         axes.tick_params(axis="x", labelrotation=45, labelsize=7)
     return _png(figure)

@@ -6,7 +6,8 @@ Run through `adplatform report` (clients/report_commands.py). Steps, each announ
 1. wait (up to ``wait_seconds``) until the outbox is empty and the writer's Kafka lag is 0,
    so Hive holds every charge MySQL holds (spark/catchup.py);
 2. read MySQL's spent total, then copy campaigns and served ads into Hive (spark/archive.py);
-3. compute the bill and the BI views with Spark over Hive (spark/report/queries.py);
+3. compute the bill and the BI views with Spark over Hive, the viewers' profiles read from
+   MySQL's users (spark/report/queries.py);
 4. compare Hive's billed total with MySQL's spent total (spark/report/reconcile.py).
 """
 
@@ -47,8 +48,9 @@ def build(spark: SparkSession, settings: Settings) -> Report:
     """build computes the report's views from the Hive archive as it stands."""
     tables = Tables(settings.hive_database)
     tables.ensure(spark)
-    queries.load(spark, tables)
-    totals, views = queries.report_views(spark)
+    users = archive.read_mysql(spark, settings, "users", "id", None)
+    queries.load(spark, tables, users)
+    totals, views = queries.report_views(spark, settings.timezone)
     return Report(datetime.now(UTC), settings.hive_database, totals, views)
 
 

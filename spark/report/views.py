@@ -25,6 +25,25 @@ DIMENSIONS = {
     "income": "target_income_bucket",
     "device": "target_device_type",
 }
+# The same views by the viewer: the user's profile (users) and the request (served_ads).
+VIEWER_DIMENSIONS = {
+    "age": "viewer_age",
+    "location": "viewer_city",
+    "gender": "viewer_gender",
+    "income": "viewer_income",
+    "device": "viewer_device",
+}
+# Age buckets as audience tools report them: (first, last) inclusive; older is "65+".
+AGE_BUCKETS: tuple[tuple[int, int, str], ...] = (
+    (0, 17, "under 18"),
+    (18, 24, "18-24"),
+    (25, 34, "25-34"),
+    (35, 44, "35-44"),
+    (45, 54, "45-54"),
+    (55, 64, "55-64"),
+)
+UNKNOWN = "unknown"  # no profile (unknown user or the privacy id), or served ad not archived
+NONE_GIVEN = "(none)"  # the request named no device or city
 UNDER_UTILISED_BELOW = Decimal("0.10")
 
 
@@ -81,6 +100,7 @@ def bill(rows: Sequence[Row]) -> View:
                 row["campaign_id"],
                 row.get("category") or "",
                 row["impressions"],
+                int(row.get("unique_users") or 0),
                 row["clicks"],
                 row["acquisitions"],
                 ratio(row["clicks"], row["impressions"]),
@@ -94,6 +114,7 @@ def bill(rows: Sequence[Row]) -> View:
         "campaign_id",
         "category",
         "impressions",
+        "unique_users",
         "clicks",
         "acquisitions",
         "ctr",
@@ -188,7 +209,77 @@ def ctr_by(dimension: str, rows: Sequence[Row]) -> View:
         )
     lines.sort(key=lambda line: (-line[1], str(line[0])))
     columns = (dimension, "impressions", "clicks", "ctr", "expenditure")
-    return View(f"ctr_by_{dimension}", f"CTR by {dimension}", columns, lines)
+    title = f"CTR by {dimension}, by targeting (the campaign's)"
+    return View(f"ctr_by_{dimension}", title, columns, lines)
+
+
+def age_bucket(age: int | None) -> str:
+    """age_bucket names a viewer's age group; None (no profile) is unknown."""
+    if age is None:
+        return UNKNOWN
+    for first, last, name in AGE_BUCKETS:
+        if first <= age <= last:
+            return name
+    return "65+"
+
+
+def viewer_value(dimension: str, row: Row) -> str:
+    """viewer_value names the viewer group of one by_viewer row (see the constants above)."""
+    value = row["value"]
+    if dimension == "age":
+        return age_bucket(value)
+    if dimension in ("location", "device"):  # from the served ad: known once it is archived
+        if not row.get("known"):
+            return UNKNOWN
+        return str(value) if value else NONE_GIVEN
+    return UNKNOWN if value is None or value == "" else str(value)
+
+
+def ctr_by_viewer(dimension: str, rows: Sequence[Row]) -> View:
+    """ctr_by_viewer is impressions, clicks and CTR per group of viewers (who saw the ad)."""
+    groups: dict[str, tuple[int, int, Decimal]] = {}
+    for r in rows:
+        name = viewer_value(dimension, r)
+        impressions, clicks, spent = groups.get(name, (0, 0, ZERO))
+        groups[name] = (
+            impressions + int(r["impressions"]),
+            clicks + int(r["clicks"] or 0),
+            spent + (r["expenditure"] or ZERO),
+        )
+    lines = [
+        (name, impressions, clicks, ratio(clicks, impressions), spent)
+        for name, (impressions, clicks, spent) in groups.items()
+    ]
+    lines.sort(key=lambda line: (-line[1], str(line[0])))
+    columns = (dimension, "impressions", "clicks", "ctr", "expenditure")
+    title = f"CTR by {dimension}, by viewer (who saw the ad)"
+    return View(f"ctr_by_viewer_{dimension}", title, columns, lines)
+
+
+def campaign_days(rows: Sequence[Row], timezone: str) -> View:
+    """campaign_days is each campaign's delivery per day in the platform's time zone."""
+    lines = [
+        (
+            r["campaign_id"],
+            r["day"],
+            r["impressions"],
+            r["clicks"],
+            r["acquisitions"],
+            int(r.get("unique_users") or 0),
+            r["spend"],
+        )
+        for r in sorted(rows, key=lambda r: (r["campaign_id"], str(r["day"])))
+    ]
+    columns = (
+        "campaign_id",
+        "day",
+        "impressions",
+        "clicks",
+        "acquisitions",
+        "unique_users",
+        "spend",
+    )
+    return View("campaign_days", f"Per campaign per day ({timezone})", columns, lines)
 
 
 def expenditure_by_category(rows: Sequence[Row]) -> View:
