@@ -27,18 +27,21 @@ import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from functools import partial
 from typing import Concatenate, ParamSpec, TypeAlias, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, func, select
 
 from servers import identifiers
-from servers.campaigns import kpis, ordering, store
+from servers.campaigns import delivery, frequency, kpis, ordering, store
 from servers.campaigns.instructions import apply, check_mask, resolve
-from servers.campaigns.model import Action, Instruction
+from servers.campaigns.model import Action, FrequencyCap, Instruction
 from servers.campaigns.pricing import Weights, cpm
 from servers.errors import NotFoundError, UnavailableError, ValidationError
 from servers.messaging.publisher import Publisher
+from servers.storage.schema import delivery_samples, delivery_stats, frequency_counts, naive_utc
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -93,6 +96,7 @@ class CampaignManagement:
         tz: ZoneInfo,
         *,
         read_patience: float = READ_PATIENCE,
+        default_cap: FrequencyCap | None = None,
     ) -> None:
         self.engine = engine
         self.publisher = publisher
@@ -100,6 +104,7 @@ class CampaignManagement:
         self.weights = weights
         self.tz = tz
         self.read_patience = read_patience
+        self.default_cap = default_cap  # settings.frequency_cap: campaigns without their own
 
     async def create(self, fields: Mapping[str, object], encode: Encode) -> Queued:
         """create checks a new campaign (fields with its canonical id) and publishes New."""
@@ -163,6 +168,25 @@ class CampaignManagement:
         campaign_id = (await self._get(campaign_id)).state.spec.campaign_id
         since = datetime.now(UTC) - timedelta(minutes=minutes or DEFAULT_KPI_MINUTES)
         return await self._read(kpis.series, campaign_id, since)
+
+    async def diagnose(self, campaign_id: str, minutes: int) -> delivery.Diagnosis:
+        """diagnose says why a known campaign is or is not serving now (minutes 0: the default).
+
+        The campaign, the ad servers' counters over the window and its capped users are read
+        in one transaction's snapshot, so the figures are of one instant.
+        """
+        window = delivery.window_minutes(minutes)
+        campaign_id = identifiers.campaign_id(campaign_id)
+        now = datetime.now(UTC)
+        found = await self._read(
+            partial(_diagnosis_inputs, now=now, cap=self.default_cap, tz=self.tz),
+            campaign_id,
+            window,
+        )
+        if found is None:
+            raise NotFoundError("campaign", campaign_id)
+        record, counted = found
+        return delivery.diagnose(record.state, counted, now, self.tz)
 
     async def _get(self, campaign_id: str) -> store.CampaignRecord:
         """_get reads a campaign by its canonical id or raises NotFoundError."""
@@ -228,3 +252,75 @@ def _page(
     records, total = store.list_page(connection, filters, size, order, after)
     ids = [record.state.spec.campaign_id for record in records]
     return records, total, kpis.totals(connection, ids)
+
+
+def _diagnosis_inputs(
+    connection: Connection,
+    campaign_id: str,
+    minutes: int,
+    *,
+    now: datetime,
+    cap: FrequencyCap | None,
+    tz: ZoneInfo,
+) -> tuple[store.CampaignRecord, delivery.Counted] | None:
+    """_diagnosis_inputs reads a campaign and its recent counters, or None if it is unknown."""
+    record = store.get(connection, campaign_id)
+    if record is None:
+        return None
+    first = delivery.since(now, minutes)
+    stats = delivery_stats.c
+    sums = connection.execute(
+        select(
+            func.coalesce(func.sum(stats.matched), 0),
+            func.coalesce(func.sum(stats.frequency_capped), 0),
+            func.coalesce(func.sum(stats.below_floor), 0),
+            func.coalesce(func.sum(stats.entered), 0),
+            func.coalesce(func.sum(stats.won), 0),
+            func.coalesce(func.sum(stats.outbid_clearing_cpm), 0),
+        ).where(stats.campaign_id == campaign_id, stats.minute >= first)
+    ).one()
+    sampled = connection.execute(
+        select(func.coalesce(func.sum(delivery_samples.c.requests), 0)).where(
+            delivery_samples.c.minute >= first
+        )
+    ).scalar_one()
+    counted = delivery.Counted(
+        minutes=minutes,
+        sampled_requests=int(sampled),
+        matched=int(sums[0]),
+        frequency_capped=int(sums[1]),
+        below_floor=int(sums[2]),
+        entered=int(sums[3]),
+        won=int(sums[4]),
+        outbid_clearing_sum=Decimal(sums[5]),
+        capped_users=_capped_users(connection, record, now, cap, tz),
+    )
+    return record, counted
+
+
+def _capped_users(
+    connection: Connection,
+    record: store.CampaignRecord,
+    now: datetime,
+    default_cap: FrequencyCap | None,
+    tz: ZoneInfo,
+) -> int:
+    """_capped_users counts the users at the campaign's effective cap in its current period.
+
+    A count kept from an earlier period does not count (frequency.current_count's rule).
+    """
+    cap = frequency.effective_cap(record.state.spec.frequency_cap, default_cap)
+    if cap is None or cap.max_impressions <= 0:
+        return 0
+    start = frequency.period_start(cap.period, now, tz)
+    counts = frequency_counts.c
+    capped = connection.execute(
+        select(func.count())
+        .select_from(frequency_counts)
+        .where(
+            counts.campaign_id == record.state.spec.campaign_id,
+            counts.period_start >= naive_utc(start),
+            counts.impressions >= cap.max_impressions,
+        )
+    ).scalar_one()
+    return int(capped)

@@ -9,9 +9,21 @@ from adplatform.v1 import campaign_service_pb2_grpc
 from servers import runtime, settings
 from servers.campaign_service.management import CampaignManagement
 from servers.campaign_service.service import CampaignService
+from servers.campaigns import frequency
+from servers.campaigns.model import FrequencyCap
 from servers.campaigns.pricing import Weights
 from servers.messaging.publisher import Publisher
 from servers.storage.db import engine
+
+
+def default_cap(config: settings.Settings) -> FrequencyCap | None:
+    """default_cap reads settings.frequency_cap, failing start-up on a cap it cannot read."""
+    if config.frequency_cap is None:
+        return None
+    try:
+        return frequency.parse_cap(config.frequency_cap)
+    except ValueError as error:
+        raise SystemExit(f"campaign-service: frequency_cap: {error}") from None
 
 
 def build(config: settings.Settings) -> runtime.ServerSpec:
@@ -25,6 +37,7 @@ def build(config: settings.Settings) -> runtime.ServerSpec:
         config.instructions_topic,
         Weights.parse(config.cpm_cpc_weight, config.cpm_cpa_weight),
         tz,
+        default_cap=default_cap(config),
     )
     servicer = CampaignService(management, tz)
 

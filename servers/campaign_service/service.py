@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from decimal import Decimal
 from functools import partial
 from typing import TypeAlias
 from zoneinfo import ZoneInfo
@@ -20,6 +21,7 @@ from adplatform.v1 import campaign_pb2, campaign_service_pb2, campaign_service_p
 
 from servers import identifiers
 from servers.campaign_service.management import CampaignManagement, Queued, Report
+from servers.campaigns import delivery
 from servers.campaigns.model import Instruction
 from servers.campaigns.wire import (
     campaign_fields,
@@ -31,6 +33,7 @@ from servers.campaigns.wire import (
     to_proto,
 )
 from servers.errors import ValidationError
+from servers.money import format_money
 
 Context: TypeAlias = "grpc.aio.ServicerContext[object, object]"
 
@@ -118,6 +121,13 @@ class CampaignService(campaign_service_pb2_grpc.CampaignServiceServicer):
             points=[kpi_point_to_proto(point) for point in points]
         )
 
+    async def DiagnoseCampaign(  # noqa: N802
+        self, request: campaign_service_pb2.DiagnoseCampaignRequest, context: Context
+    ) -> campaign_service_pb2.DiagnoseCampaignResponse:
+        """DiagnoseCampaign says why the campaign is or is not serving now, with recent counts."""
+        diagnosis = await self.management.diagnose(request.campaign_id, request.minutes)
+        return diagnosis_to_proto(diagnosis)
+
     def _preview(self, queued: Queued) -> campaign_pb2.Campaign:
         """_preview renders a queued change's preview with its money as of the preview."""
         return to_proto(queued.preview, queued.at, self.tz)
@@ -127,6 +137,49 @@ class CampaignService(campaign_service_pb2_grpc.CampaignServiceServicer):
         campaign = to_proto(report.record, now, self.tz)
         campaign.stats.CopyFrom(stats_to_proto(report.totals))
         return campaign
+
+
+def diagnosis_to_proto(
+    diagnosis: delivery.Diagnosis,
+) -> campaign_service_pb2.DiagnoseCampaignResponse:
+    """diagnosis_to_proto renders a diagnosis; money as decimal strings, empty when absent."""
+    counted, found = diagnosis.recent.counted, diagnosis.recent
+    pacing = diagnosis.pacing
+    response = campaign_service_pb2.DiagnoseCampaignResponse(
+        campaign_id=diagnosis.campaign_id,
+        serving=diagnosis.serving,
+        blockers=[
+            campaign_service_pb2.DeliveryBlocker(code=str(blocker.code), message=blocker.message)
+            for blocker in diagnosis.blockers
+        ],
+        recent=campaign_service_pb2.DeliveryStats(
+            minutes=counted.minutes,
+            sampled_requests=counted.sampled_requests,
+            targeting_matched=counted.matched,
+            targeting_match_share=found.targeting_match_share,
+            frequency_capped=counted.frequency_capped,
+            below_floor=counted.below_floor,
+            auctions_entered=counted.entered,
+            auctions_won=counted.won,
+            outbid_share=found.outbid_share,
+            outbid_clearing_cpm=_money(found.outbid_clearing_cpm),
+            capped_users=counted.capped_users,
+        ),
+        pacing=campaign_service_pb2.DeliveryPacing(
+            pacing=str(pacing.pacing),
+            spent=format_money(pacing.spent),
+            expected_spent=format_money(pacing.expected_spent),
+            spent_today=format_money(pacing.spent_today),
+            daily_budget=_money(pacing.daily_budget),
+        ),
+    )
+    response.checked_at.FromDatetime(diagnosis.checked_at)
+    return response
+
+
+def _money(amount: Decimal | None) -> str:
+    """_money is an optional amount on the wire: empty when there is none."""
+    return "" if amount is None else format_money(amount)
 
 
 def _record(campaign: campaign_pb2.Campaign, mask: tuple[str, ...], checked: Instruction) -> bytes:
