@@ -13,6 +13,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from adplatform.v1 import campaign_pb2
@@ -21,8 +22,10 @@ from sqlalchemy import Engine, delete, insert, select
 from deploy.stack import auth
 from servers.adserving.diagnostics import DeliveryCounters
 from servers.adserving.sampling import DeliverySample
+from servers.campaigns import frequency
+from servers.campaigns.model import Period
 from servers.settings import Settings
-from servers.storage.schema import delivery_samples, delivery_stats
+from servers.storage.schema import delivery_samples, delivery_stats, frequency_counts, naive_utc
 from tests.integration import campaigns, envoy
 from tests.polling import eventually
 
@@ -220,3 +223,39 @@ def test_counters_add_to_the_same_rows_and_old_rows_are_purged(
             select(delivery_samples.c.requests).where(delivery_samples.c.minute == row["minute"])
         ).scalar_one()
     assert requests >= 3
+
+
+def test_capped_users_count_this_period_at_the_cap(
+    stack: Settings, token: str, country: str, database: Engine
+) -> None:
+    """Users at the cap in the current period count; under it, or in an old period, do not."""
+    cap = campaign_pb2.FrequencyCap(max_impressions=2, period="DAY")
+    campaign = campaigns.create(stack, target_country=country, frequency_cap=cap)
+    now = datetime.now(UTC)
+    today = frequency.period_start(Period.DAY, now, ZoneInfo(stack.timezone))
+    rows = [
+        ("u-at-cap", today, 2),
+        ("u-past-cap", today, 3),
+        ("u-under-cap", today, 1),
+        ("u-yesterday", today - timedelta(days=1), 5),
+    ]
+    with database.begin() as connection:
+        connection.execute(
+            insert(frequency_counts),
+            [
+                {
+                    "user_id": user_id,
+                    "campaign_id": campaign.campaign_id,
+                    "period_start": naive_utc(start),
+                    "impressions": impressions,
+                }
+                for user_id, start, impressions in rows
+            ],
+        )
+    try:
+        found = diagnosis(stack, token, campaign.campaign_id)
+        assert found["recent"]["capped_users"] == "2"
+    finally:
+        with database.begin() as connection:
+            mine = frequency_counts.c.campaign_id == campaign.campaign_id
+            connection.execute(delete(frequency_counts).where(mine))
