@@ -29,15 +29,16 @@ from servers.campaigns.model import FrequencyCap, Period
 # LIFETIME_START is the period start of every LIFETIME count: it never moves on.
 LIFETIME_START = datetime(1970, 1, 1, tzinfo=UTC)
 # Kept in step with settings' frequency_cap pattern (a unit test compares them).
-CAP_PATTERN = re.compile(r"([1-9][0-9]{0,8})/(minute|hour|day|lifetime)")
+CAP_PATTERN = re.compile(r"[1-9][0-9]{0,8}/(minute|hour|day|lifetime)")
 
 
 def parse_cap(text: str) -> FrequencyCap:
     """parse_cap reads a cap written like "3/day" (minute, hour, day or lifetime)."""
-    found = CAP_PATTERN.fullmatch(text.strip().lower())
-    if found is None:
+    written = text.strip().lower()
+    if CAP_PATTERN.fullmatch(written) is None:
         raise ValueError(f"{text[:40]!r} is not a cap like 3/day (minute, hour, day, lifetime)")
-    return FrequencyCap(int(found.group(1)), Period(found.group(2).upper()))
+    count, unit = written.split("/")
+    return FrequencyCap(int(count), Period(unit.upper()))
 
 
 def format_cap(cap: FrequencyCap) -> str:
