@@ -17,9 +17,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from adplatform.v1 import campaign_pb2
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine, create_engine, delete, insert, select
+from sqlalchemy.engine import make_url
 
 from deploy.stack import auth
+from deploy.stack.net import free_port
 from servers.adserving.diagnostics import DeliveryCounters
 from servers.adserving.sampling import DeliverySample
 from servers.campaigns import frequency
@@ -169,6 +171,13 @@ def _rows(database: Engine, campaign_id: str) -> list[dict[str, Any]]:
         return [dict(row) for row in connection.execute(query).mappings()]
 
 
+def _forget(database: Engine, campaign_id: str) -> None:
+    with database.begin() as connection:
+        connection.execute(
+            delete(delivery_stats).where(delivery_stats.c.campaign_id == campaign_id)
+        )
+
+
 def test_counters_add_to_the_same_rows_and_old_rows_are_purged(
     stack: Settings, database: Engine
 ) -> None:
@@ -210,7 +219,7 @@ def test_counters_add_to_the_same_rows_and_old_rows_are_purged(
     assert asyncio.run(servers[0].flush())
 
     rows = _rows(database, campaign_id)
-    assert len(rows) == 1, rows  # the 2020 row is gone: the first flush purged it
+    assert len(rows) == 1, rows  # the 2020 row is gone: a flush purges rows older than a day
     row = rows[0]
     assert row["minute"] == at.replace(tzinfo=None, second=0, microsecond=0)
     assert (row["matched"], row["entered"], row["won"]) == (3, 3, 0)
@@ -259,3 +268,33 @@ def test_capped_users_count_this_period_at_the_cap(
         with database.begin() as connection:
             mine = frequency_counts.c.campaign_id == campaign.campaign_id
             connection.execute(delete(frequency_counts).where(mine))
+
+
+def test_counters_kept_while_mysql_is_out_of_reach_are_written_once_it_is_back(
+    stack: Settings, database: Engine
+) -> None:
+    """A flush to a MySQL that refuses connections keeps the counts; the next one writes them."""
+    campaign_id = f"diag-{uuid.uuid4()}"
+    nowhere = make_url(stack.database_url).set(port=free_port())
+    counters = DeliveryCounters(create_engine(nowhere), 5)
+    at = datetime.now(UTC) - timedelta(hours=2)
+    sample = DeliverySample(
+        at=at,
+        matched=(campaign_id,),
+        frequency_capped=(),
+        below_floor=(),
+        entered=(campaign_id,),
+        winner=campaign_id,
+        clearing_cpm=Decimal("0.0001"),
+    )
+    counters.observe(sample)
+    assert asyncio.run(counters.flush()) is False
+    counters.observe(sample)
+    counters.engine = database  # MySQL is back
+    assert asyncio.run(counters.flush()) is True
+    rows = _rows(database, campaign_id)
+    assert [(row["matched"], row["entered"], row["won"]) for row in rows] == [(2, 2, 2)]
+    with database.begin() as connection:
+        connection.execute(
+            delete(delivery_stats).where(delivery_stats.c.campaign_id == campaign_id)
+        )
