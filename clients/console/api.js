@@ -2,7 +2,7 @@
 // Campaign routes need the bearer token from `adplatform auth token`; it is kept in
 // sessionStorage, so it lasts as long as the tab and is never written to disk by the page.
 
-import { fieldViolations } from "./fields.js";
+import { fieldViolations, updateMask } from "./fields.js";
 
 const TOKEN_KEY = "adplatform.token";
 
@@ -71,8 +71,11 @@ export const campaigns = {
   get: (id) => call("GET", `/v1/campaigns/${encodeURIComponent(id)}`),
   kpis: (id, minutes) => call("GET", `/v1/campaigns/${encodeURIComponent(id)}/kpis${query({ minutes })}`),
   create: (campaign) => call("POST", "/v1/campaigns", campaign),
-  update: (id, changes) => call("PATCH", `/v1/campaigns/${encodeURIComponent(id)}`, changes),
+  // update names what it replaces, so a field emptied on purpose is emptied.
+  update: (id, changes) =>
+    call("PATCH", `/v1/campaigns/${encodeURIComponent(id)}${query({ update_mask: updateMask(changes) })}`, changes),
   stop: (id, reason) => call("POST", `/v1/campaigns/${encodeURIComponent(id)}:stop`, { reason }),
+  diagnose: (id, minutes) => call("GET", `/v1/campaigns/${encodeURIComponent(id)}:diagnose${query({ minutes })}`),
 };
 
 // device calls the public device routes, as a phone would: no token.

@@ -1,11 +1,13 @@
-// campaign.js — one campaign on /console/campaign?id=…: live totals and per-minute charts,
-// refreshed every few seconds, and the update and stop forms.
+// campaign.js — one campaign on /console/campaign?id=…: live totals, per-minute charts and the
+// pacing line, its diagnosis (DiagnoseCampaign), refreshed every few seconds, and the update
+// and stop forms.
 
 import { campaigns, token } from "./api.js";
 import { render } from "./chart.js";
 import { CAMPAIGN_FIELDS, changedFields, formValues } from "./fields.js";
 import { axisNumber, clock, grouped, money, percent, shortPercent } from "./format.js";
-import { clearErrors, fill, renderFields, say, showError, values } from "./forms.js";
+import { clearErrors, fillCampaign, renderFields, say, showError, values } from "./forms.js";
+import { capText, daypartsText, paceSummary, pacingLines } from "./pacing.js";
 import { startSession } from "./session.js";
 import { statusBadge } from "./widgets.js";
 
@@ -40,6 +42,12 @@ function showCampaign(campaign) {
     clicks: grouped(stats.clicks),
     acquisitions: grouped(stats.acquisitions),
     ctr: percent(stats.ctr),
+    unique_users: grouped(stats.unique_users),
+    spent_today: money(campaign.spent_today),
+    daily_budget: campaign.daily_budget ? money(campaign.daily_budget) : "none",
+    pacing: campaign.pacing || "EVEN",
+    frequency_cap: capText(campaign.frequency_cap),
+    dayparts: daypartsText(campaign.dayparts),
   };
   for (const [name, text] of Object.entries(shown)) {
     document.querySelector(`[data-kpi="${name}"]`).textContent = text;
@@ -92,18 +100,87 @@ function showSeries(points) {
   document.querySelector("#series tbody").replaceChildren(...points.map(seriesRow));
 }
 
-// refresh reads the campaign and its KPI minutes; the first read also fills the update form.
+function showPacing(points, campaign, diagnosis) {
+  const { actual, expected } = pacingLines(points, campaign, diagnosis, Date.now());
+  render(document.getElementById("pacing-chart"), actual, {
+    title: "Spend so far against an even pace",
+    summary: paceSummary(diagnosis),
+    formatValue: axisNumber,
+    formatTime: clock,
+    compare: expected,
+  });
+  document.getElementById("pacing-summary").textContent = paceSummary(diagnosis);
+}
+
+function term(name, value) {
+  const wrapper = document.createElement("div");
+  const dt = document.createElement("dt");
+  dt.textContent = name;
+  const dd = document.createElement("dd");
+  dd.textContent = value;
+  wrapper.append(dt, dd);
+  return wrapper;
+}
+
+// showDiagnosis shows DiagnoseCampaign's answer: serving or not, what blocks it, recent counts.
+function showDiagnosis(diagnosis) {
+  const verdict = document.getElementById("serving");
+  verdict.textContent = diagnosis.serving ? "Serving: nothing in its own state keeps it out of auctions." : "Not serving now.";
+  verdict.className = `verdict ${diagnosis.serving ? "serving" : "blocked"}`;
+  const blockers = (diagnosis.blockers || []).map((blocker) => {
+    const item = document.createElement("li");
+    const code = document.createElement("code");
+    code.textContent = blocker.code;
+    item.dataset.code = blocker.code;
+    item.append(code, ` ${blocker.message}`);
+    return item;
+  });
+  document.getElementById("blockers").replaceChildren(...blockers);
+  const recent = diagnosis.recent || {};
+  document.getElementById("recent").replaceChildren(
+    term(`Sampled requests (${recent.minutes || 0} min)`, grouped(recent.sampled_requests)),
+    term("Targeting matched", `${grouped(recent.targeting_matched)} (${percent(recent.targeting_match_share)})`),
+    term("Frequency-capped", grouped(recent.frequency_capped)),
+    term("Users at the cap", grouped(recent.capped_users)),
+    term("Below the floor", grouped(recent.below_floor)),
+    term("Auctions entered", grouped(recent.auctions_entered)),
+    term("Auctions won", grouped(recent.auctions_won)),
+    term("Outbid", percent(recent.outbid_share)),
+    term("Clearing CPM when outbid", money(recent.outbid_clearing_cpm)),
+  );
+  const checked = diagnosis.checked_at ? new Date(diagnosis.checked_at).toLocaleTimeString() : "–";
+  document.getElementById("checked").textContent = `Checked ${checked}, from the live state and the ad servers' recent counters.`;
+}
+
+// diagnose asks DiagnoseCampaign; a refusal is shown in the panel and never stops the page.
+async function diagnose() {
+  const form = document.getElementById("diagnose");
+  try {
+    const diagnosis = await campaigns.diagnose(campaignId);
+    showDiagnosis(diagnosis);
+    return diagnosis;
+  } catch (error) {
+    if (error.status === 401 || error.status === 403) session.expired();
+    else say(form, `No diagnosis: ${error.message}`, "bad");
+    return null;
+  }
+}
+
+// refresh reads the campaign, its KPI minutes and its diagnosis; the first read also fills
+// the update form.
 async function refresh() {
   const minutes = Number(document.getElementById("minutes").value);
   try {
-    const [{ campaign }, { points }] = await Promise.all([
+    const [{ campaign }, { points }, diagnosis] = await Promise.all([
       campaigns.get(campaignId),
       campaigns.kpis(campaignId, minutes),
+      diagnose(),
     ]);
     const first = current === null;
     showCampaign(campaign);
     showSeries(points || []);
-    if (first) fill(updateForm, formValues(campaign));
+    showPacing(points || [], campaign, diagnosis);
+    if (first) fillCampaign(updateForm, formValues(campaign));
   } catch (error) {
     if (error.status === 404 || error.status === 400) {
       const missing = document.getElementById("missing");
@@ -131,7 +208,7 @@ function bindForms() {
     clearErrors(updateForm);
     try {
       const { campaign } = await campaigns.update(campaignId, changedFields(values(updateForm), current));
-      fill(updateForm, formValues(campaign));
+      fillCampaign(updateForm, formValues(campaign));
       say(updateForm, `Saved: ${campaign.status_reason}.`);
     } catch (error) {
       refused(error, updateForm);
@@ -147,6 +224,12 @@ function bindForms() {
     } catch (error) {
       refused(error, stopForm);
     }
+  });
+  document.getElementById("diagnose").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = event.currentTarget;
+    clearErrors(form);
+    if (await diagnose()) say(form, "Diagnosed just now.");
   });
   document.getElementById("minutes").addEventListener("change", refresh);
   document.getElementById("window").addEventListener("submit", (event) => {

@@ -14,22 +14,27 @@ export function niceCeiling(max) {
 }
 
 // layout places points [{t: ms, v: number}] in a width × height box with margins; returns the
-// path, the dots and the y gridlines (value and position), all in SVG user units.
-export function layout(points, { width = 560, height = 200, margin = 56 } = {}) {
+// path, the dots and the y gridlines (value and position), all in SVG user units. A compare
+// series (the even pace under spend so far) shares the axes and gets comparePath.
+export function layout(points, { width = 560, height = 200, margin = 56, compare = [] } = {}) {
   const top = 10;
   const bottom = height - 24;
   const left = margin;
   const right = width - 10;
-  const ceiling = niceCeiling(Math.max(0, ...points.map((point) => point.v)));
-  const first = points.length ? points[0].t : 0;
-  const last = points.length ? points[points.length - 1].t : 0;
+  const all = [...points, ...compare];
+  const ceiling = niceCeiling(Math.max(0, ...all.map((point) => point.v)));
+  const first = all.length ? Math.min(...all.map((point) => point.t)) : 0;
+  const last = all.length ? Math.max(...all.map((point) => point.t)) : 0;
   const span = last - first;
   const x = (t) => (span > 0 ? left + ((t - first) / span) * (right - left) : (left + right) / 2);
   const y = (v) => bottom - (v / ceiling) * (bottom - top);
+  const trace = (series) =>
+    series.map((point, i) => `${i ? "L" : "M"}${x(point.t).toFixed(1)} ${y(point.v).toFixed(1)}`).join(" ");
   const dots = points.map((point) => ({ x: x(point.t), y: y(point.v), point }));
-  const path = dots.map((dot, i) => `${i ? "L" : "M"}${dot.x.toFixed(1)} ${dot.y.toFixed(1)}`).join(" ");
+  const path = trace(points);
+  const comparePath = trace(compare);
   const grid = [0, 0.25, 0.5, 0.75, 1].map((share) => ({ value: share * ceiling, y: y(share * ceiling) }));
-  return { path, dots, grid, left, right, top, bottom, width, height };
+  return { path, comparePath, dots, grid, left, right, top, bottom, width, height };
 }
 
 function element(name, attributes = {}, text = "") {
@@ -40,9 +45,10 @@ function element(name, attributes = {}, text = "") {
 }
 
 // render draws points into container as an accessible SVG image titled title, with a text
-// summary as its description; formatValue writes y values and formatTime x values.
-export function render(container, points, { title, summary, formatValue, formatTime }) {
-  const box = layout(points);
+// summary as its description; formatValue writes y values and formatTime x values. compare,
+// when given, is drawn as a dashed line on the same axes.
+export function render(container, points, { title, summary, formatValue, formatTime, compare = [] }) {
+  const box = layout(points, { compare });
   const id = `${container.id || "chart"}-svg`;
   const svg = element("svg", {
     viewBox: `0 0 ${box.width} ${box.height}`,
@@ -56,6 +62,7 @@ export function render(container, points, { title, summary, formatValue, formatT
     svg.append(element("line", { x1: box.left, x2: box.right, y1: line.y, y2: line.y, class: "grid" }));
     svg.append(element("text", { x: box.left - 4, y: line.y + 4, class: "axis", "text-anchor": "end" }, formatValue(line.value)));
   }
+  if (compare.length) svg.append(element("path", { d: box.comparePath, class: "line compare" }));
   if (points.length) {
     svg.append(element("path", { d: box.path, class: "line" }));
     for (const dot of box.dots) svg.append(element("circle", { cx: dot.x, cy: dot.y, r: 2.5, class: "dot" }));

@@ -4,7 +4,7 @@
 import { campaigns, token } from "./api.js";
 import { CAMPAIGN_FIELDS, campaignBody } from "./fields.js";
 import { grouped, money, percent } from "./format.js";
-import { clearErrors, fill, renderFields, say, showError, values } from "./forms.js";
+import { clearErrors, fill, renderFields, say, setDaypartRows, showError, values } from "./forms.js";
 import { startSession } from "./session.js";
 import { statusBadge } from "./widgets.js";
 
@@ -195,6 +195,7 @@ function bindCreate() {
     try {
       const { campaign } = await campaigns.create(campaignBody(values(createForm)));
       createForm.reset();
+      setDaypartRows(createForm, 0);
       fill(createForm, createDefaults());
       say(createForm, `Created “${campaign.text}” (${campaign.campaign_id}): ${campaign.status_reason}.`);
       const link = document.createElement("a");
