@@ -3,9 +3,10 @@
 Runs inside the Ad Manager: once at start (so a restart catches up), then at the next slot
 boundary of any campaign, and at least every MAX_WAIT so new campaigns are seen. A campaign
 whose stored slot has ended gets slot budget = remaining budget / remaining slots
-(pacing.roll_over), written in small transactions under SELECT ... FOR UPDATE, so it never
-races a charge, which rolls the slot over itself before drawing it down. Readers that find
-a stale slot roll it over the same way, so the pacer being late is never wrong, only stale.
+(pacing.rolled_slot, with the campaign's delivery controls), written in small transactions
+under SELECT ... FOR UPDATE, so it never races a charge, which rolls the slot over itself
+before drawing it down. Readers that find a stale slot roll it over the same way, so the
+pacer being late is never wrong, only stale.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from servers.campaigns import store
 from servers.campaigns.model import Status
-from servers.campaigns.pacing import roll_over
+from servers.campaigns.pacing import rolled_slot
 from servers.campaigns.schedule import SLOT
 from servers.storage.schema import aware_utc, campaigns, naive_utc
 
@@ -66,7 +67,7 @@ def roll_over_batch(
         state = store.from_row(row).state
         if state.status is not Status.ACTIVE:
             continue  # stopped or exhausted since it was listed
-        slot = roll_over(state.slot, state.spec.schedule, state.remaining, now, tz)
+        slot = rolled_slot(state, now, tz)
         if slot == state.slot:
             continue  # a charge rolled it over first
         connection.execute(

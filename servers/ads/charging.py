@@ -3,8 +3,11 @@
 Action = acquisition if acquisition, else click if click, else view. Expenditure: acquisition
 → auction_cpa, click → auction_cpc, view → 0. The charge is capped so a campaign never spends
 past its budget, and the capped amount is the expenditure acknowledged to the device, which
-keeps Σ acknowledged = Σ spent. Charges also draw down the slot budget (rule 7), never below
-0. servers.feedback.settlement applies a charge to a campaign; the FeedbackService writes
+keeps Σ acknowledged = Σ spent. A campaign with a daily budget is also never charged past
+what is left of it today; that cap does not exhaust the campaign (it resumes the next day).
+Charges also draw down the slot budget (rule 7), never below 0; the slot budget is not a
+cap on a charge (an ad already shown is paid for in full while budget is left).
+servers.feedback.settlement applies a charge to a campaign; the FeedbackService writes
 the result atomically with the feedback record.
 """
 
@@ -63,12 +66,23 @@ def expenditure(action: UserAction, auction_cpc: Decimal, auction_cpa: Decimal) 
     return ZERO
 
 
-def charge(remaining_budget: Decimal, slot_budget: Decimal, amount: Decimal) -> Charge:
-    """charge takes min(amount, remaining_budget) from the budget and the slot budget."""
+def charge(
+    remaining_budget: Decimal,
+    slot_budget: Decimal,
+    amount: Decimal,
+    *,
+    daily_left: Decimal | None = None,
+) -> Charge:
+    """charge takes min(amount, remaining_budget, daily_left) from the budget and slot budget.
+
+    daily_left is what is left of the daily budget today; None without a daily budget.
+    """
     if amount < 0:
         raise ValidationError("expenditure", "must not be negative")
     remaining = max(remaining_budget, ZERO)
     charged = min(amount, remaining)
+    if daily_left is not None:
+        charged = min(charged, max(daily_left, ZERO))
     new_remaining = remaining - charged
     return Charge(
         amount_charged=charged,

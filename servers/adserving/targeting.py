@@ -15,11 +15,21 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from servers import identifiers
-from servers.campaigns.model import ANY, CampaignSpec, Status, Targeting, device_key
+from servers.campaigns.dayparts import in_daypart
+from servers.campaigns.model import (
+    ANY,
+    CampaignSpec,
+    Daypart,
+    Pacing,
+    Status,
+    Targeting,
+    device_key,
+)
 from servers.campaigns.schedule import utc_window
 
 _ANY_KEY = ANY.lower()
 _NOTHING = Decimal(0)
+_UTC_ZONE = ZoneInfo("UTC")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +89,11 @@ class LiveCampaign:
     ends_at: datetime  # UTC, exclusive
     remaining: Decimal
     slot_budget: Decimal
+    # Delivery controls; the defaults are rule 3 as it was.
+    pacing: Pacing = Pacing.EVEN  # ASAP ignores the slot budget
+    dayparts: tuple[Daypart, ...] = ()  # (): the whole window
+    tz: ZoneInfo = _UTC_ZONE  # the platform's time zone, which dayparts are read in
+    daily_left: Decimal | None = None  # left of the daily budget today; None: no daily budget
 
     @classmethod
     def build(
@@ -88,9 +103,16 @@ class LiveCampaign:
         remaining: Decimal,
         slot_budget: Decimal,
         tz: ZoneInfo,
+        *,
+        spent_today: Decimal = _NOTHING,
     ) -> LiveCampaign:
-        """LiveCampaign.build prepares a stored campaign for the index (slot budget rolled over)."""
+        """LiveCampaign.build prepares a stored campaign for the index (slot budget rolled over).
+
+        spent_today is what it spent today (daily.spent_today); servable.servable_at sets the
+        daily budget left and the slot budget as of the instant it evaluates.
+        """
         starts_at, ends_at = utc_window(spec.schedule, tz)
+        daily_budget = spec.daily_budget
         return cls(
             campaign_id=spec.campaign_id,
             status=Status(status),  # an enum member, so is_eligible can compare by identity
@@ -99,6 +121,10 @@ class LiveCampaign:
             ends_at=ends_at,
             remaining=remaining,
             slot_budget=slot_budget,
+            pacing=Pacing(spec.pacing),
+            dayparts=spec.dayparts,
+            tz=tz,
+            daily_left=None if daily_budget is None else max(daily_budget - spent_today, _NOTHING),
         )
 
 
@@ -175,13 +201,18 @@ def matches(targeting: Targeting, request: Request, profile: UserProfile | None)
 def is_servable(campaign: LiveCampaign, now: datetime) -> bool:
     """is_servable is rule 3 without targeting: ACTIVE, in its window, budget and slot budget left.
 
-    now must be aware; pass it in UTC so comparisons take the fast same-zone path.
+    With the delivery controls also: inside a daypart (if any), daily budget left today (if
+    any); an ASAP campaign has no slot budget to wait for. now must be aware; pass it in UTC
+    so comparisons take the fast same-zone path.
     """
+    daily_left = campaign.daily_left
     return (
         campaign.status is Status.ACTIVE
         and campaign.starts_at <= now < campaign.ends_at
         and campaign.remaining > _NOTHING
-        and campaign.slot_budget > _NOTHING
+        and (campaign.pacing is Pacing.ASAP or campaign.slot_budget > _NOTHING)
+        and (daily_left is None or daily_left > _NOTHING)
+        and (not campaign.dayparts or in_daypart(campaign.dayparts, now, campaign.tz))
     )
 
 

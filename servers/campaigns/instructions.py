@@ -17,7 +17,9 @@ new state out. Decisions where docs/design.md rule 8 is silent:
 - Stop of a known campaign changes only its status; the message's other fields are ignored.
 - Stop of an unknown campaign creates it INACTIVE from the message's fields.
 - A Stop's reason, when given, is appended to the status reason.
-- Every applied instruction re-paces: the slot budget is recomputed at now.
+- Every applied instruction re-paces: the slot budget is recomputed at now (pacing.fresh_slot_for,
+  with the delivery controls and what was spent today).
+- What was spent today is kept, like spent: an Update never resets a daily budget's day.
 
 resolve builds the Instruction a message means given the stored state: a partial Update
 (an update mask) replaces only the named fields; a Stop of a known campaign needs no fields.
@@ -25,12 +27,14 @@ resolve builds the Instruction a message means given the stored state: a partial
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from servers.campaigns import daily
 from servers.campaigns.model import (
     NO_PARTITION,
     Action,
@@ -39,7 +43,7 @@ from servers.campaigns.model import (
     Status,
     StatusReason,
 )
-from servers.campaigns.pacing import SlotBudget, fresh_slot
+from servers.campaigns.pacing import SlotBudget, fresh_slot_for
 from servers.campaigns.validation import parse_reason, spec_fields, validate_spec
 from servers.errors import ValidationError
 from servers.money import ZERO
@@ -116,6 +120,8 @@ def apply(
         source=instruction,
         now=now,
         tz=tz,
+        spent_today=daily.spent_today(current, now, tz),
+        spent_day=daily.local_day(now, tz) if current.spent_day is not None else None,
     )
     return Outcome(state, changed=True)
 
@@ -165,18 +171,22 @@ def _state(
     source: Instruction,
     now: datetime,
     tz: ZoneInfo,
+    spent_today: Decimal = ZERO,
+    spent_day: date | None = None,
 ) -> CampaignState:
-    remaining = max(spec.budget - spent, ZERO)
-    return CampaignState(
+    state = CampaignState(
         spec=spec,
         status=status,
         status_reason=reason,
         spent=spent,
-        slot=fresh_slot(spec.schedule, remaining, now, tz),
+        slot=SlotBudget(now, ZERO),  # paced below, with what was spent today
         last_sequence=source.sequence,
         last_partition=source.partition,
         last_record_ms=source.record_ms,
+        spent_today=spent_today,
+        spent_day=spent_day,
     )
+    return dataclasses.replace(state, slot=fresh_slot_for(state, now, tz))
 
 
 # Fields an Update may name in its mask: every spec field but the id.
@@ -196,6 +206,10 @@ UPDATABLE_FIELDS = (
     "budget",
     "date_range",
     "time_range",
+    "frequency_cap",
+    "pacing",
+    "daily_budget",
+    "dayparts",
 )
 
 

@@ -16,12 +16,18 @@ from adplatform.v1 import campaign_pb2, campaign_service_pb2, events_pb2
 from google.protobuf.message import DecodeError
 
 from servers import identifiers
+from servers.campaigns import daily
 from servers.campaigns.feed import NESTED_FIELDS, parse_nested
 from servers.campaigns.kpis import KpiPoint, Totals
 from servers.campaigns.model import Action
-from servers.campaigns.pacing import roll_over
+from servers.campaigns.pacing import rolled_slot
 from servers.campaigns.store import CampaignRecord
-from servers.campaigns.validation import format_clock, parse_action
+from servers.campaigns.validation import (
+    dayparts_json,
+    format_clock,
+    frequency_cap_fields,
+    parse_action,
+)
 from servers.errors import ValidationError
 from servers.money import format_money
 
@@ -74,6 +80,15 @@ def campaign_fields(campaign: campaign_pb2.Campaign) -> dict[str, object]:
         if campaign.HasField(name):
             span = getattr(campaign, name)
             fields[name] = {"start": span.start, "end": span.end}
+    if campaign.HasField("frequency_cap"):
+        cap = campaign.frequency_cap
+        fields["frequency_cap"] = {"max_impressions": cap.max_impressions, "period": cap.period}
+    fields["pacing"] = campaign.pacing
+    fields["daily_budget"] = campaign.daily_budget
+    fields["dayparts"] = [
+        {"days": list(part.days), "start_hour": part.start_hour, "end_hour": part.end_hour}
+        for part in campaign.dayparts
+    ]
     return fields
 
 
@@ -89,6 +104,7 @@ READ_ONLY_FIELDS = frozenset(
         "created_at",
         "updated_at",
         "stats",
+        "spent_today",
     }
 )
 
@@ -109,7 +125,8 @@ def to_proto(record: CampaignRecord, now: datetime, tz: ZoneInfo) -> campaign_pb
     """to_proto renders a stored campaign with its live money as of now."""
     state = record.state
     spec, targeting, schedule = state.spec, state.spec.targeting, state.spec.schedule
-    slot = roll_over(state.slot, schedule, state.remaining, now, tz)
+    slot = rolled_slot(state, now, tz)
+    cap = frequency_cap_fields(spec.frequency_cap)
     campaign = campaign_pb2.Campaign(
         campaign_id=spec.campaign_id,
         text=spec.text,
@@ -139,6 +156,11 @@ def to_proto(record: CampaignRecord, now: datetime, tz: ZoneInfo) -> campaign_pb
         spent=format_money(state.spent),
         remaining_budget=format_money(state.remaining),
         current_slot_budget=format_money(slot.amount),
+        frequency_cap=None if cap is None else campaign_pb2.FrequencyCap(**cap),  # type: ignore[arg-type]
+        pacing=str(spec.pacing),
+        daily_budget="" if spec.daily_budget is None else format_money(spec.daily_budget),
+        dayparts=[campaign_pb2.Daypart(**part) for part in dayparts_json(spec.dayparts)],  # type: ignore[arg-type]
+        spent_today=format_money(daily.spent_today(state, now, tz)),
     )
     campaign.created_at.FromDatetime(record.created_at)
     campaign.updated_at.FromDatetime(record.updated_at)
@@ -226,7 +248,19 @@ def _decode_protobuf(value: bytes) -> Message:
 
 
 # A feed message carries the campaign's fields and its action, nothing else.
-FEED_FIELDS = frozenset({"action", *_SPEC_STRINGS, "keywords", *NESTED_FIELDS})
+# The delivery controls are optional there, with the API's names and shapes.
+FEED_FIELDS = frozenset(
+    {
+        "action",
+        *_SPEC_STRINGS,
+        "keywords",
+        *NESTED_FIELDS,
+        "frequency_cap",
+        "pacing",
+        "daily_budget",
+        "dayparts",
+    }
+)
 
 
 def _decode_feed_json(value: bytes) -> Message:
