@@ -2,19 +2,19 @@
 
 Pure: the stored campaign, the ad servers' recent counters and an instant in, a Diagnosis
 out. The blockers are read by the rules the AdServer applies (servers/adserving/servable.py:
-status, remaining budget, the window, the slot budget after pacing.roll_over; dayparts.py
+status, remaining budget, the window, the slot budget after pacing.rolled_slot; dayparts.py
 and daily.py for dayparts and daily budgets), so a campaign said to be serving is one the
 index holds as servable, and each blocker is one reason it is not.
 
 Blockers, most fundamental first (each one listed that holds):
 
 - STOPPED: INACTIVE for any reason but an exhausted budget (a Stop).
-- BUDGET_EXHAUSTED: nothing of the lifetime budget remains.
+- BUDGET_EXHAUSTED: nothing of the lifetime budget remains (or it is INACTIVE for that reason).
 - BEFORE_WINDOW / AFTER_WINDOW: now is outside the live window (rule 2).
 - OUTSIDE_DAYPART: inside the window but outside every daypart; says when the next starts.
 - DAILY_BUDGET_REACHED: today's spend reached the daily budget; resumes at local midnight.
-- SLOT_BUDGET_SPENT: EVEN pacing only, inside the window and a daypart: the current
-  10-minute slot's budget is spent; says when the next slot starts.
+- SLOT_BUDGET_SPENT: EVEN pacing only, inside the window and a daypart, below the daily
+  budget: the current 10-minute slot's budget is spent; says when the next slot starts.
 
 The time blockers after the window's (daypart, daily budget, slot budget) are only told
 inside the window: outside it they change nothing and would only hide the one that counts.
@@ -32,7 +32,7 @@ from servers.campaigns import daily, dayparts
 from servers.campaigns import schedule as schedules
 from servers.campaigns.instructions import CampaignState
 from servers.campaigns.model import Pacing, Status, StatusReason
-from servers.campaigns.pacing import roll_over
+from servers.campaigns.pacing import rolled_slot
 from servers.errors import ValidationError
 from servers.money import MONEY_CONTEXT, ZERO, format_money, quantize_down, scale_down
 
@@ -144,9 +144,11 @@ def blockers(state: CampaignState, now: datetime, tz: ZoneInfo) -> tuple[Blocker
     """blockers are what keeps state's campaign out of auctions at now, most fundamental first."""
     spec = state.spec
     found: list[Blocker] = []
-    if state.status is Status.INACTIVE and state.status_reason != StatusReason.BUDGET_EXHAUSTED:
+    stopped = state.status_reason != StatusReason.BUDGET_EXHAUSTED
+    if state.status is Status.INACTIVE and stopped:
         found.append(Blocker(Code.STOPPED, f"the campaign is INACTIVE: {state.status_reason}"))
-    if state.remaining <= 0:
+    exhausted = state.status is Status.INACTIVE and not stopped
+    if state.remaining <= 0 or exhausted:
         found.append(
             Blocker(
                 Code.BUDGET_EXHAUSTED,
@@ -164,10 +166,11 @@ def blockers(state: CampaignState, now: datetime, tz: ZoneInfo) -> tuple[Blocker
     in_daypart = dayparts.in_daypart(spec.dayparts, now, tz)
     if not in_daypart:
         found.append(Blocker(Code.OUTSIDE_DAYPART, _outside_daypart(state, now, end, tz)))
-    if daily.capped_out(state, now, tz):
+    capped_out = daily.capped_out(state, now, tz)
+    if capped_out:
         found.append(_daily_reached(state, now, end, tz))
-    if in_daypart and spec.pacing is Pacing.EVEN:
-        slot = roll_over(state.slot, spec.schedule, state.remaining, now, tz)
+    if in_daypart and not capped_out and spec.pacing is Pacing.EVEN:
+        slot = rolled_slot(state, now, tz)
         if slot.amount <= 0 and state.remaining > 0:
             following = slot.slot_start + schedules.SLOT
             if following < end:

@@ -11,6 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from servers.adserving.index import IndexedAd
+from servers.adserving.servable import servable_at
 from servers.campaigns import delivery
 from servers.campaigns.delivery import Code, Counted, blockers, diagnose, expected_spent, recent
 from servers.campaigns.instructions import CampaignState
@@ -25,6 +27,7 @@ from servers.campaigns.model import (
     Targeting,
 )
 from servers.campaigns.pacing import SlotBudget, fresh_slot
+from servers.campaigns.pricing import Weights
 from servers.campaigns.schedule import SLOT, utc_window
 from servers.errors import ValidationError
 from servers.money import MONEY_PLACES
@@ -334,3 +337,52 @@ def test_pacing_view() -> None:
     assert got.spent_today == Decimal(7)
     assert got.daily_budget == Decimal(50)
     assert 0 < got.expected_spent < Decimal(360)
+
+
+def _any_state(draw: st.DrawFn) -> tuple[CampaignState, datetime]:
+    """_any_state is a stored campaign in any state, and an instant around its window."""
+    status = draw(st.sampled_from(Status))
+    reason = draw(
+        st.sampled_from(
+            [
+                str(StatusReason.CREATED),
+                str(StatusReason.STOPPED),
+                str(StatusReason.BUDGET_EXHAUSTED),
+                str(StatusReason.BUDGET_RAISED),
+            ]
+        )
+    )
+    spent = draw(st.sampled_from(["0", "1", "359.9999999999", "360", "400"]))
+    pacing = draw(st.sampled_from(Pacing))
+    daily_budget = draw(st.sampled_from([None, Decimal(0), Decimal(1), Decimal(50)]))
+    parts = draw(
+        st.sampled_from(
+            [(), MORNINGS, (Daypart(frozenset({4}), 10, 14),), (Daypart(frozenset({6}), 0, 24),)]
+        )
+    )
+    now = START + timedelta(minutes=draw(st.integers(-120, 37 * 60)))
+    slot_at = now - timedelta(minutes=draw(st.sampled_from([0, 0, 15])))
+    campaign = state(
+        status=status,
+        reason=reason,
+        spent=spent,
+        at=slot_at,
+        pacing=pacing,
+        daily_budget=daily_budget,
+        dayparts=parts,
+    )
+    if draw(st.booleans()):
+        campaign = replace(campaign, slot=SlotBudget(campaign.slot.slot_start, Decimal(0)))
+    day = now.astimezone(KOLKATA).date() - timedelta(days=draw(st.sampled_from([0, 0, 1])))
+    today = draw(st.sampled_from(["0", "1", "60"]))
+    return replace(campaign, spent_today=Decimal(today), spent_day=day), now
+
+
+@given(st.data())
+def test_serving_is_what_the_adserver_holds_servable(data: st.DataObject) -> None:
+    """No blocker exactly when the AdServer's own rule (servable.servable_at) serves it."""
+    campaign, now = data.draw(st.composite(_any_state)())
+    ad = IndexedAd.build(campaign, Weights.parse("0.0075", "0.0005"), KOLKATA)
+    servable, _ = servable_at(ad, now, KOLKATA)
+    found = blockers(campaign, now, KOLKATA)
+    assert (found == ()) is servable, found
