@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from adplatform.v1 import campaign_pb2
 from playwright.sync_api import Page, expect
 from sqlalchemy import Engine, delete
 from sqlalchemy.dialects.mysql import insert
@@ -284,3 +285,116 @@ def test_a_token_the_api_refuses_is_shown_beside_the_field_and_nothing_else(page
     expect(token_field).to_have_accessible_description(re.compile("Jwt"))
     expect(page.locator("#app")).to_be_hidden()  # no campaign data without a valid token
     assert page.evaluate("sessionStorage.length") == 0
+
+
+DASH = "\u2013"  # the page writes hour spans with an en dash
+
+
+def _create_with_controls(page: Page, place: dict[str, str]) -> str:
+    """_create_with_controls fills the create form's delivery controls; returns the new id.
+
+    The first daypart is every day, all day, so the campaign serves now; the second, Saturday
+    mornings, is first typed wrong (until 5 from 9) and must come back named beside its input.
+    """
+    form = page.locator("#create")
+    controls = {
+        "frequency_cap.max_impressions": "3",
+        "frequency_cap.period": "HOUR",
+        "pacing": "ASAP",
+        "daily_budget": "50",
+    }
+    fill(form, _form_campaign(place, **controls))
+    form.get_by_role("button", name="Add daypart").click()
+    form.get_by_role("button", name="Add daypart").click()
+    fill(form, {"dayparts[0].start_hour": "0", "dayparts[0].end_hour": "24"})
+    form.locator('[name="dayparts[1].days.SATURDAY"]').check()
+    fill(form, {"dayparts[1].start_hour": "9", "dayparts[1].end_hour": "5"})
+    form.get_by_role("button", name="Create campaign").click()
+    until = form.locator('[name="dayparts[1].end_hour"]')
+    expect(until).to_have_attribute("aria-invalid", "true")
+    expect(until).to_have_accessible_description(re.compile("must be after start_hour"))
+    expect(until).to_be_focused()
+    fill(form, {"dayparts[1].end_hour": "12"})
+    form.get_by_role("button", name="Create campaign").click()
+    return created_id(form)
+
+
+def test_delivery_controls_made_in_the_form_show_on_the_page_with_its_diagnosis(
+    page: Page, stack: Settings, token: str, screenshots: Path, place: dict[str, str]
+) -> None:
+    sign_in(page, token)
+    campaign_id = _create_with_controls(page, place)
+    page.screenshot(path=screenshots / "create-delivery-controls.png", full_page=True)
+
+    page.goto(f"/console/campaign?id={campaign_id}")
+    tiles = {
+        "pacing": "ASAP",
+        "frequency_cap": "3 per HOUR",
+        "daily_budget": "50",
+        "spent_today": "0",
+        "unique_users": "0",
+        "dayparts": f"every day 0{DASH}24; Sat 9{DASH}12",
+    }
+    for name, shown in tiles.items():
+        expect(page.locator(f'[data-kpi="{name}"]')).to_have_text(shown)
+    update = page.locator("#update")
+    expect(update.locator('[name="frequency_cap.max_impressions"]')).to_have_value("3")
+    expect(update.locator('[name="frequency_cap.period"]')).to_have_value("HOUR")
+    expect(update.locator('[name="pacing"]')).to_have_value("ASAP")
+    expect(update.locator('[name="dayparts[1].days.SATURDAY"]')).to_be_checked()
+    expect(update.locator('[name="dayparts[1].days.MONDAY"]')).not_to_be_checked()
+
+    # The diagnosis: serving now, with the pacing line's even pace drawn.
+    expect(page.locator("#serving")).to_have_text(re.compile("^Serving"))
+    expect(page.locator("#blockers li")).to_have_count(0)
+    expect(page.locator("#recent")).to_contain_text("Auctions entered")
+    expect(page.locator("#pacing-chart path.line.compare")).to_have_count(1)
+    expect(page.locator("#pacing-summary")).to_contain_text("pacing ASAP")
+
+    # Served and clicked once through Envoy: the open page shows the charge and today's spend.
+    device = _device_request(place) | {"user_id": f"viewer-{uuid.uuid4().hex[:12]}"}
+
+    def served() -> dict[str, Any] | None:
+        answer: dict[str, Any] = envoy.call(stack, "POST", "/v1/ads:serve", device).json()
+        return answer if answer["campaign_id"] == campaign_id else None
+
+    ad = eventually(served)
+    click = {"view": 1, "click": 1, "acquisition": 0}
+    envoy.call(stack, "POST", f"/ad/{ad['request_id']}/feedback", click)
+    expect(page.locator('[data-kpi="spent_today"]')).to_have_text(CPC)
+    expect(page.locator('[data-kpi="spent"]')).to_have_text(CPC)
+    page.get_by_role("button", name="Diagnose").click()
+    expect(page.locator("#diagnose .form-status")).to_contain_text("Diagnosed")
+    page.screenshot(path=screenshots / "campaign-delivery-controls.png", full_page=True)
+
+
+def test_a_stopped_campaign_is_diagnosed_and_its_controls_can_be_emptied(
+    page: Page, stack: Settings, token: str, screenshots: Path, place: dict[str, str]
+) -> None:
+    saturday = campaign_pb2.Daypart(days=["SATURDAY"], start_hour=9, end_hour=12)
+    campaign = campaigns.create(
+        stack,
+        target_city=place["city"],
+        target_country=place["country"],
+        daily_budget="40",
+        dayparts=[saturday],
+    )
+    sign_in(page, token)
+    page.goto(f"/console/campaign?id={campaign.campaign_id}")
+    expect(page.locator('[data-kpi="dayparts"]')).to_have_text(f"Sat 9{DASH}12")
+    stop = page.locator("#stop")
+    stop.get_by_label("Reason").fill("e2e: diagnose a stopped campaign")
+    stop.get_by_role("button", name="Stop campaign").click()
+    expect(page.locator("#identity .badge")).to_have_text("INACTIVE")
+    expect(page.locator('#blockers li[data-code="STOPPED"]')).to_have_count(1)
+    expect(page.locator("#serving")).to_have_text("Not serving now.")
+
+    update = page.locator("#update")
+    fill(update, {"daily_budget": ""})
+    update.get_by_role("button", name="Remove daypart 1").click()
+    expect(update.locator("fieldset.daypart")).to_have_count(0)
+    update.get_by_role("button", name="Save changes").click()
+    expect(update.locator(".form-status")).to_contain_text("Saved")
+    expect(page.locator('[data-kpi="daily_budget"]')).to_have_text("none")
+    expect(page.locator('[data-kpi="dayparts"]')).to_have_text("whole window")
+    page.screenshot(path=screenshots / "campaign-diagnosis-stopped.png", full_page=True)
