@@ -298,3 +298,28 @@ def test_counters_kept_while_mysql_is_out_of_reach_are_written_once_it_is_back(
         connection.execute(
             delete(delivery_stats).where(delivery_stats.c.campaign_id == campaign_id)
         )
+
+
+def test_outside_its_dayparts_names_the_next_and_shows_its_controls(
+    stack: Settings, token: str, country: str
+) -> None:
+    """A campaign whose only daypart is tomorrow is OUTSIDE_DAYPART until tomorrow's midnight."""
+    tz = ZoneInfo(stack.timezone)
+    tomorrow = datetime.now(tz).date() + timedelta(days=1)
+    day = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")[
+        tomorrow.weekday()
+    ]
+    campaign = campaigns.create(
+        stack,
+        target_country=country,
+        pacing="ASAP",
+        daily_budget="5",
+        dayparts=[campaign_pb2.Daypart(days=[day], start_hour=0, end_hour=24)],
+    )
+    found = diagnosis(stack, token, campaign.campaign_id, "?minutes=60")
+    assert codes(found) == ["OUTSIDE_DAYPART"]
+    assert f"{tomorrow.isoformat()}T00:00:00" in found["blockers"][0]["message"]
+    assert found["recent"]["minutes"] == 60
+    assert found["pacing"]["pacing"] == "ASAP"
+    assert found["pacing"]["daily_budget"] == "5"
+    assert found["pacing"]["spent_today"] == "0"
