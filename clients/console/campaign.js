@@ -100,8 +100,9 @@ function showSeries(points) {
   document.querySelector("#series tbody").replaceChildren(...points.map(seriesRow));
 }
 
-function showPacing(points, campaign, diagnosis) {
-  const { actual, expected } = pacingLines(points, campaign, diagnosis, Date.now());
+function showPacing(points, campaign, diagnosis, minutes) {
+  const now = Date.now();
+  const { actual, expected } = pacingLines(points, campaign, diagnosis, now, now - minutes * 60_000);
   render(document.getElementById("pacing-chart"), actual, {
     title: "Spend so far against an even pace",
     summary: paceSummary(diagnosis),
@@ -179,7 +180,7 @@ async function refresh() {
     const first = current === null;
     showCampaign(campaign);
     showSeries(points || []);
-    showPacing(points || [], campaign, diagnosis);
+    showPacing(points || [], campaign, diagnosis, minutes);
     if (first) fillCampaign(updateForm, formValues(campaign));
   } catch (error) {
     if (error.status === 404 || error.status === 400) {

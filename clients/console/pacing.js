@@ -28,18 +28,20 @@ export function windowMs(campaign) {
   return Math.max(0, end - start);
 }
 
-// pacingLines are the two lines of the pacing chart over the KPI minutes shown: spend so far
-// ({t, v}: the end of each minute, then now) and the even pace at the same instants (none
-// without a diagnosis to anchor it). Numbers: a picture, not the books.
-export function pacingLines(points, campaign, diagnosis, now) {
+// pacingLines are the two lines of the pacing chart over the window shown (since to now):
+// spend so far ({t, v}: the window's start, the end of each KPI minute, now) and the even pace
+// at the same instants (none without a diagnosis to anchor it). Numbers: a picture, not the
+// books (the KPI minutes may lag the live spent by a few seconds).
+export function pacingLines(points, campaign, diagnosis, now, since = -Infinity) {
   const spentNow = Number(campaign.spent || 0);
   const actual = [];
   let later = 0;
   for (let i = points.length - 1; i >= 0; i -= 1) {
     const end = Date.parse(points[i].minute) + MINUTE_MS;
-    if (end <= now) actual.unshift({ t: end, v: Math.max(0, spentNow - later) });
+    if (end <= now && end > since) actual.unshift({ t: end, v: Math.max(0, spentNow - later) });
     later += Number(points[i].spend || 0);
   }
+  if (Number.isFinite(since) && since < now) actual.unshift({ t: since, v: Math.max(0, spentNow - later) });
   actual.push({ t: now, v: spentNow });
   const pacing = diagnosis?.pacing;
   const anchor = Date.parse(diagnosis?.checked_at || "");

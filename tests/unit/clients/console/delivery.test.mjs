@@ -143,6 +143,12 @@ test("pacingLines: spend so far minute by minute, the even pace through the diag
   assert.ok(Math.abs(expected[0].v - (50 - 2 * perMinute)) < 1e-9);
   assert.deepEqual(pacingLines(points, CONTROLLED, null, now).expected, []);
   assert.deepEqual(pacingLines([], { spent: "" }, null, now).actual, [{ t: now, v: 0 }]);
+  // Over a window: it starts at the window's start with what was spent before it.
+  const since = Date.parse("2026-12-03T10:00:00Z");
+  const windowed = pacingLines(points, CONTROLLED, diagnosis, now, since);
+  assert.deepEqual(windowed.actual[0], { t: since, v: 27 });
+  assert.equal(windowed.actual.length, 4);
+  assert.ok(Math.abs(windowed.expected[0].v - (50 - 5 * perMinute)) < 1e-9);
   assert.match(paceSummary(diagnosis), /60% of the even pace/);
   assert.match(paceSummary(null), /No diagnosis/);
 });
