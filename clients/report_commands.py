@@ -1,7 +1,8 @@
 """`adplatform report`: the bill for every ad displayed and the BI views, from Hive.
 
     adplatform report                          # terminal tables, then the reconciliation line
-    adplatform report --format csv --out DIR   # one CSV file per view
+    adplatform report --format csv --out DIR   # one CSV file per view (campaign_days.csv:
+                                               # per campaign per day, the export)
     adplatform report --format html --out DIR  # report.html with charts
     adplatform report --format json            # JSON on stdout (or report.json with --out)
 

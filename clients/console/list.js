@@ -59,9 +59,11 @@ function row(campaign) {
     cell(money(campaign.budget), { className: "num", column: "budget" }),
     cell(money(campaign.spent), { className: "num", column: "spent" }),
     cell(money(campaign.remaining_budget), { className: "num", column: "remaining" }),
+    cell(money(campaign.spent_today), { className: "num", column: "spent_today" }),
     cell(money(campaign.current_slot_budget), { className: "num", column: "slot" }),
     cell(money(campaign.cpm), { className: "num", column: "cpm" }),
     cell(grouped(stats.impressions), { className: "num", column: "impressions" }),
+    cell(grouped(stats.unique_users), { className: "num", column: "unique_users" }),
     cell(grouped(stats.clicks), { className: "num", column: "clicks" }),
     cell(percent(stats.ctr), { className: "num", column: "ctr" }),
     cell(new Date(campaign.created_at).toLocaleString(), { column: "created" }),
@@ -104,7 +106,7 @@ async function load() {
   if (!body.rows.length) {
     const empty = document.createElement("tr");
     const td = cell("No campaign matches.");
-    td.colSpan = 11;
+    td.colSpan = 13;
     empty.append(td);
     body.append(empty);
   }

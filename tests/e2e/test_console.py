@@ -110,6 +110,7 @@ def test_a_campaign_made_in_the_form_serves_on_the_device_and_its_click_is_charg
     expect(mine.locator('[data-col="impressions"]')).to_have_text("1")
     expect(mine.locator('[data-col="clicks"]')).to_have_text("1")
     expect(mine.locator('[data-col="ctr"]')).to_have_text("100.00%")
+    expect(mine.locator('[data-col="spent_today"]')).to_have_text(CPC)
     page.screenshot(path=screenshots / "console-after-click.png", full_page=True)
 
 
