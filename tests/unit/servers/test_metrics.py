@@ -16,7 +16,13 @@ import pytest
 SHARED = {"adplatform_rpc_requests", "adplatform_rpc_shed", "adplatform_rpc_seconds"}
 OWN = {
     "servers.campaign_service.server": set(),
-    "servers.adserving.server": {"adplatform_auctions", "adplatform_auction_bidders"},
+    "servers.adserving.server": {
+        "adplatform_auctions",
+        "adplatform_auction_bidders",
+        "adplatform_frequency_reads",
+        "adplatform_diagnostics_dropped",
+        "adplatform_diagnostics_flush_failures",
+    },
     "servers.feedback.server": {
         "adplatform_charges",
         "adplatform_feedback_duplicates",
