@@ -17,15 +17,14 @@ from google.protobuf.message import DecodeError
 
 from servers import identifiers
 from servers.campaigns import daily
+from servers.campaigns.dayparts import DAYS, EVERY_DAY
 from servers.campaigns.feed import NESTED_FIELDS, parse_nested
 from servers.campaigns.kpis import KpiPoint, Totals
-from servers.campaigns.model import Action
+from servers.campaigns.model import Action, Daypart, FrequencyCap
 from servers.campaigns.pacing import rolled_slot
 from servers.campaigns.store import CampaignRecord
 from servers.campaigns.validation import (
-    dayparts_json,
     format_clock,
-    frequency_cap_fields,
     parse_action,
 )
 from servers.errors import ValidationError
@@ -126,7 +125,6 @@ def to_proto(record: CampaignRecord, now: datetime, tz: ZoneInfo) -> campaign_pb
     state = record.state
     spec, targeting, schedule = state.spec, state.spec.targeting, state.spec.schedule
     slot = rolled_slot(state, now, tz)
-    cap = frequency_cap_fields(spec.frequency_cap)
     campaign = campaign_pb2.Campaign(
         campaign_id=spec.campaign_id,
         text=spec.text,
@@ -156,15 +154,31 @@ def to_proto(record: CampaignRecord, now: datetime, tz: ZoneInfo) -> campaign_pb
         spent=format_money(state.spent),
         remaining_budget=format_money(state.remaining),
         current_slot_budget=format_money(slot.amount),
-        frequency_cap=None if cap is None else campaign_pb2.FrequencyCap(**cap),  # type: ignore[arg-type]
+        frequency_cap=_frequency_cap_proto(spec.frequency_cap),
         pacing=str(spec.pacing),
         daily_budget="" if spec.daily_budget is None else format_money(spec.daily_budget),
-        dayparts=[campaign_pb2.Daypart(**part) for part in dayparts_json(spec.dayparts)],  # type: ignore[arg-type]
+        dayparts=[_daypart_proto(part) for part in spec.dayparts],
         spent_today=format_money(daily.spent_today(state, now, tz)),
     )
     campaign.created_at.FromDatetime(record.created_at)
     campaign.updated_at.FromDatetime(record.updated_at)
     return campaign
+
+
+def _frequency_cap_proto(cap: FrequencyCap | None) -> campaign_pb2.FrequencyCap | None:
+    """_frequency_cap_proto renders a campaign's own cap; None leaves the field unset."""
+    if cap is None:
+        return None
+    return campaign_pb2.FrequencyCap(max_impressions=cap.max_impressions, period=str(cap.period))
+
+
+def _daypart_proto(part: Daypart) -> campaign_pb2.Daypart:
+    """_daypart_proto renders a daypart as validation.dayparts_json writes it ([] every day)."""
+    return campaign_pb2.Daypart(
+        days=[] if part.days == EVERY_DAY else [DAYS[day] for day in sorted(part.days)],
+        start_hour=part.start_hour,
+        end_hour=part.end_hour,
+    )
 
 
 def stats_to_proto(totals: Totals) -> campaign_pb2.CampaignStats:
