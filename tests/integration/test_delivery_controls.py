@@ -21,7 +21,7 @@ from deploy.stack import auth
 from servers.campaigns.dayparts import DAYS
 from servers.settings import Settings
 from tests.integration import campaigns, envoy
-from tests.integration.test_adserver import NO_FILL, answers, serve, settled, wins
+from tests.integration.test_adserver import NO_FILL, answers, serve
 from tests.polling import eventually
 
 pytestmark = pytest.mark.integration
@@ -65,7 +65,26 @@ def read_when(stack: Settings, token: str, campaign_id: str, check: Any) -> dict
         campaign: dict[str, Any] = reply.json()["campaign"]
         return campaign if check(campaign) else None
 
-    return eventually(probe, timeout=10)
+    return eventually(probe, timeout=20)
+
+
+def settled(stack: Settings, check: Any, **fields: Any) -> dict[str, Any]:
+    """settled waits until every worker's answer passes check (each refreshes on its own).
+
+    A longer deadline than test_adserver's: an update goes through Kafka and the Ad Manager
+    first, and the machine may be busy.
+    """
+
+    def probe() -> dict[str, Any] | None:
+        got = answers(stack, **fields)
+        return got[0] if all(check(answer) for answer in got) else None
+
+    return eventually(probe, timeout=20)
+
+
+def wins(stack: Settings, campaign_id: str, **fields: Any) -> dict[str, Any]:
+    """wins waits until every worker has indexed the campaign and it wins the request."""
+    return settled(stack, lambda answer: answer["campaign_id"] == campaign_id, **fields)
 
 
 def local_now(stack: Settings) -> datetime:
@@ -201,3 +220,26 @@ def test_a_campaign_at_its_daily_budget_stops_until_tomorrow_and_a_patch_lifts_i
     assert (patched["spent_today"], patched["status"]) == ("0.002", "ACTIVE")
     assert Decimal(patched["current_slot_budget"]) > 0
     wins(stack, campaign_id, country=country)
+
+
+def test_the_largest_controls_are_stored_exactly(stack: Settings, token: str) -> None:
+    most = [
+        {"days": list(DAYS), "start_hour": hour % 24, "end_hour": hour % 24 + 1}
+        for hour in range(50)
+    ]
+    largest = "99999999999999.9999999999"  # DECIMAL(24,10)'s largest value
+    campaign = create(
+        stack,
+        token,
+        dayparts=most,
+        daily_budget=largest,
+        frequency_cap={"max_impressions": 1000000, "period": "LIFETIME"},
+    )
+    assert len(campaign["dayparts"]) == 50
+    assert campaign["dayparts"][0] == {"days": [], "start_hour": 0, "end_hour": 1}
+    assert campaign["daily_budget"] == largest
+    assert campaign["frequency_cap"] == {"max_impressions": 1000000, "period": "LIFETIME"}
+    sent = body(dayparts=[*most, most[0]])
+    reply = envoy.call(stack, "POST", "/v1/campaigns", sent, token=token)
+    assert reply.status == 400, reply.raw
+    assert reply.json()["message"].startswith("dayparts:")
