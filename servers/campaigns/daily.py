@@ -40,6 +40,11 @@ def local_day(now: datetime, tz: ZoneInfo) -> date:
     return now.astimezone(tz).date()
 
 
+def day_start(now: datetime, tz: ZoneInfo) -> datetime:
+    """day_start is the instant (UTC) now's local day began."""
+    return datetime.combine(local_day(now, tz), time(0, 0), tzinfo=tz).astimezone(UTC)
+
+
 def next_midnight(now: datetime, tz: ZoneInfo) -> datetime:
     """next_midnight is the instant (UTC) the local day after now's begins."""
     tomorrow = local_day(now, tz) + timedelta(days=1)

@@ -13,6 +13,8 @@ The delivery controls (issue 15) refine the share, and every reader uses the sam
   budget divided by the slots left today (up to local midnight or the window's end).
 - ASAP has no slot limit: its slot budget is all it may spend now, the remaining budget or
   what is left of the daily budget today, whichever is smaller.
+- With a daily budget, local midnight also starts a pacing slot (pacing_slot_start): the
+  new day's share is computed at midnight, not at the next 10-minute boundary.
 Without dayparts or a daily budget, EVEN is rule 7 exactly.
 """
 
@@ -159,10 +161,22 @@ def roll_over(
     )
 
 
+def pacing_slot_start(spec: CampaignSpec, now: datetime, tz: ZoneInfo) -> datetime:
+    """pacing_slot_start is when the slot holding now began (UTC), for spec's pacing.
+
+    The schedule's slot (schedule.slot_start); with a daily budget, local midnight when the
+    day began inside that slot, so a new day's budget is paced from its first instant.
+    """
+    start = schedules.slot_start(spec.schedule, now, tz)
+    if spec.daily_budget is None:
+        return start
+    return max(start, daily.day_start(now, tz))
+
+
 def fresh_slot_for(state: PacedState, now: datetime, tz: ZoneInfo) -> SlotBudget:
     """fresh_slot_for is fresh_slot with state's delivery controls and daily spending."""
     spec = state.spec
-    return fresh_slot(
+    amount = paced_amount(
         spec.schedule,
         state.remaining,
         now,
@@ -171,6 +185,7 @@ def fresh_slot_for(state: PacedState, now: datetime, tz: ZoneInfo) -> SlotBudget
         dayparts=spec.dayparts,
         daily_left=daily.daily_left(state, now, tz),
     )
+    return SlotBudget(slot_start=pacing_slot_start(spec, now, tz), amount=amount)
 
 
 def rolled_slot(state: PacedState, now: datetime, tz: ZoneInfo) -> SlotBudget:
@@ -179,6 +194,6 @@ def rolled_slot(state: PacedState, now: datetime, tz: ZoneInfo) -> SlotBudget:
     The one call every reader of a stored slot budget makes (charging, the index, the pacer,
     GetCampaign, the diagnostics).
     """
-    if schedules.slot_start(state.spec.schedule, now, tz) == state.slot.slot_start:
+    if pacing_slot_start(state.spec, now, tz) == state.slot.slot_start:
         return state.slot
     return fresh_slot_for(state, now, tz)

@@ -96,3 +96,29 @@ def test_a_charge_never_passes_the_budget_nor_the_daily_budget(
         assert result.amount_charged <= daily_left
     assert result.new_remaining == remaining - result.amount_charged
     assert result.new_slot_budget == max(slot - result.amount_charged, Decimal(0))
+
+
+def test_an_even_day_is_paced_afresh_from_local_midnight(make_spec: MakeSpec) -> None:
+    """A slot that began before midnight does not carry yesterday's spent daily budget over."""
+    spec = make_spec(
+        daily_budget="1",
+        date_range={"start": "2025-09-12", "end": "2025-09-14"},
+        time_range={"start": "0:05:00", "end": "0:00:00"},  # slots start at :05, :15, ...
+    )
+    evening = datetime(2025, 9, 12, 23, 55, tzinfo=KOLKATA)
+    state = apply(None, Instruction(Action.NEW, spec, 1), evening, KOLKATA).state
+    state = dataclasses.replace(
+        state,
+        spent=Decimal(1),
+        spent_today=Decimal(1),
+        spent_day=TODAY,
+        slot=dataclasses.replace(state.slot, amount=Decimal(0)),
+    )
+    state, paid = click(state, "0.01", evening + timedelta(minutes=4))
+    assert paid == 0
+    midnight = datetime(2025, 9, 13, 0, 0, tzinfo=KOLKATA)
+    state, paid = click(state, "0.001", midnight + timedelta(seconds=1))
+    assert paid == Decimal("0.001")
+    assert state.slot.slot_start == midnight  # the day's first pacing slot
+    # 1 over the day's 145 slots (a partial first one counts), less the click.
+    assert state.slot.amount == Decimal("0.0058965517")
