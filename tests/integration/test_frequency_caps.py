@@ -5,7 +5,8 @@ ADPLATFORM_FREQUENCY_CAP=2/day on the stack's MariaDB, beside the stack's AdServ
 Envoy of its own in front of it; campaigns come through the real pipeline (CampaignService,
 Kafka, the Ad Manager) and target a country of their own. Every request is a new HTTP
 connection to Envoy, which spreads its calls over both workers, so the counts the workers
-share in MySQL are what holds the cap.
+share in MySQL are what holds the cap. The last test holds a campaign's own cap on the
+stack's AdServer, which has no default cap.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 import grpc
 import pytest
+from adplatform.v1 import campaign_pb2
 from sqlalchemy import Engine, select
 
 from deploy.stack.net import free_port
@@ -119,8 +121,13 @@ def two_campaigns(stack: Settings, front: Settings, country: str) -> list[str]:
     ids = [campaigns.create(stack, target_country=country, **bid).campaign_id for bid in BIDS]
 
     def indexed() -> bool:
-        # A fresh user each probe: the dear one wins for everyone once both workers hold it.
-        return all(serve(front, f"probe-{uuid.uuid4()}", country) == ids[0] for _ in range(8))
+        # Fresh users, a new connection each request: both workers hold both campaigns once
+        # every probe user gets the dear one twice, then the cheaper one.
+        for _ in range(4):
+            probe = f"probe-{uuid.uuid4()}"
+            if [serve(front, probe, country) for _ in range(CAP + 1)] != [ids[0]] * CAP + ids[1:]:
+                return False
+        return True
 
     eventually(indexed, timeout=20)
     return ids
@@ -171,3 +178,25 @@ def test_the_privacy_id_never_gets_a_capped_campaign(
     assert [serve(capped, PRIVACY_USER_ID, country) for _ in range(10)] == [""] * 10
     # The stack's own AdServer has no default cap: there the privacy id gets the ad.
     eventually(lambda: serve(stack, PRIVACY_USER_ID, country) != "", timeout=20)
+
+
+def test_a_campaigns_own_cap_holds_on_the_stacks_workers(stack: Settings, country: str) -> None:
+    # The stack's AdServer has no default cap: only the campaign's own cap applies.
+    cap = {"max_impressions": 1, "period": "HOUR"}
+    own = campaigns.create(
+        stack, target_country=country, frequency_cap=campaign_pb2.FrequencyCap(**cap), **BIDS[0]
+    ).campaign_id
+    free = campaigns.create(stack, target_country=country, **BIDS[1]).campaign_id
+
+    def indexed() -> bool:
+        for _ in range(4):
+            probe = f"probe-{uuid.uuid4()}"
+            if [serve(stack, probe, country) for _ in range(2)] != [own, free]:
+                return False
+        return True
+
+    eventually(indexed, timeout=20)
+    user = f"own-cap-{uuid.uuid4()}"
+    assert [serve(stack, user, country) for _ in range(6)] == [own] + [free] * 5
+    # The privacy id cannot be counted: it never gets the capped one, only the other.
+    assert {serve(stack, PRIVACY_USER_ID, country) for _ in range(6)} == {free}
