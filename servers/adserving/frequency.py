@@ -6,8 +6,10 @@ start (servers/campaigns/frequency.py says which period and how a stored count c
 
 - Reading: a request whose viewer is eligible for some capped campaign reads its user's rows
   before the auction. Concurrent requests' reads are batched (one SELECT ... IN per batch,
-  batches.py), as profiles.py does. MySQL out of reach fails the request UNAVAILABLE: a
-  capped campaign is never served uncounted.
+  batches.py), as profiles.py does, on a connection each reader thread keeps in autocommit
+  (kept.py): every SELECT sees the latest committed counts, with no pool ping or rollback
+  around it. MySQL out of reach fails the request UNAVAILABLE: a capped campaign is never
+  served uncounted.
 - Adding: the recorder adds a served ad's impression in the same transaction as its
   served-ad row (recorder.py), so a count and its ad commit or roll back together. The upsert
   starts the count over when the period moved on; rows are written in key order so two
@@ -29,6 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from servers.batches import Batcher
 from servers.errors import UnavailableError
+from servers.storage.kept import KeptConnections
 from servers.storage.literals import insert_rendered, string_quoter, time_literal
 from servers.storage.refusals import blames_rows
 from servers.storage.schema import aware_utc, frequency_counts
@@ -62,6 +65,7 @@ class FrequencyCounts:
         self._reads: Batcher[str, Counts] = Batcher(
             "frequency-counts", self._read, blames_items=blames_rows
         )
+        self._connections = KeptConnections(engine, autocommit=True)
 
     async def of(self, user_id: str) -> Counts:
         """of is the user's stored counts, read from MySQL now (never cached)."""
@@ -70,24 +74,22 @@ class FrequencyCounts:
     def _read(self, user_ids: list[str]) -> list[Counts]:
         """_read reads a batch of users' counts in one query (runs in a worker thread)."""
         found: dict[str, Counts] = defaultdict(dict)
+        query = select(*_COLUMNS).where(frequency_counts.c.user_id.in_(set(user_ids)))
         try:
-            with self.engine.connect() as connection:
-                query = select(*_COLUMNS).where(frequency_counts.c.user_id.in_(set(user_ids)))
-                for row in connection.execute(query):
-                    found[row.user_id][row.campaign_id] = (
-                        aware_utc(row.period_start),
-                        row.impressions,
-                    )
+            for row in self._connections.get().execute(query):
+                found[row.user_id][row.campaign_id] = (aware_utc(row.period_start), row.impressions)
         except SQLAlchemyError as error:
             if blames_rows(error):
                 raise
             log.warning("frequency counts unavailable: %s", error)
+            self._connections.drop()
             raise UnavailableError("frequency counts are unavailable; retry") from None
         return [found.get(user_id, {}) for user_id in user_ids]
 
     async def close(self) -> None:
-        """close finishes pending reads."""
+        """close finishes pending reads and closes the readers' connections."""
         await self._reads.close()
+        self._connections.close()
 
 
 # The count starts over when the period moved on, else grows. MariaDB runs the assignments
