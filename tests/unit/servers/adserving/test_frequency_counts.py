@@ -1,13 +1,17 @@
-"""Tests for servers.adserving.frequency.add: one upsert per batch, summed, in key order."""
+"""Tests for servers.adserving.frequency: one upsert per batch, in key order; reads that fail."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
+import pymysql
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from servers.adserving import frequency
 from servers.adserving.frequency import Impression
+from servers.errors import UnavailableError
 
 TODAY = datetime(2026, 12, 2, 18, 30, tzinfo=UTC)
 
@@ -44,3 +48,46 @@ def test_a_batch_is_one_upsert_summed_per_user_and_campaign(statements: list[str
     # The count is set while period_start still holds the stored period (left to right).
     update = sql.split(" ON DUPLICATE KEY UPDATE ")[1]
     assert update.index("impressions =") < update.index("period_start = GREATEST")
+
+
+class _Gone:
+    """_Gone is a connection to a MySQL that went away: every statement fails."""
+
+    def __init__(self) -> None:
+        self.invalidated = False
+
+    def execution_options(self, **options: object) -> _Gone:
+        return self
+
+    def execute(self, statement: object) -> None:
+        raise OperationalError("SELECT", None, pymysql.err.OperationalError(2013, "gone"))
+
+    def invalidate(self) -> None:
+        self.invalidated = True
+
+    def close(self) -> None:
+        pass
+
+
+class _Engine:
+    def __init__(self) -> None:
+        self.connections: list[_Gone] = []
+
+    def connect(self) -> _Gone:
+        self.connections.append(_Gone())
+        return self.connections[-1]
+
+
+def test_counts_out_of_reach_are_unavailable_and_the_connection_dropped() -> None:
+    engine = _Engine()
+    counts = frequency.FrequencyCounts(engine)  # type: ignore[arg-type]
+
+    async def read() -> None:
+        try:
+            await counts.of("u1")
+        finally:
+            await counts.close()
+
+    with pytest.raises(UnavailableError):
+        asyncio.run(read())
+    assert engine.connections and engine.connections[0].invalidated
