@@ -1,8 +1,10 @@
 """AdServer process: `python -m servers.adserving.server`.
 
 Forks settings.adserver_workers workers (workers.py) that share the port; each runs the
-AdServer with its own ad index, profile cache and served-ad writer, and reports SERVING once
-its index holds every stored campaign. A worker that dies is replaced while the others serve;
+AdServer with its own ad index, profile cache, frequency-count reader, served-ad writer and
+diagnostics counters, and reports SERVING once its index holds every stored campaign. The
+platform's floor (floor_cpm) and default frequency cap (frequency_cap) are read once, and a
+bad one stops start-up. A worker that dies is replaced while the others serve;
 the parent exports the workers' merged metrics (exporter.py).
 """
 
