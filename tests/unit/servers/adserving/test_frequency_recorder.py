@@ -6,7 +6,6 @@ import asyncio
 import dataclasses
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import pymysql
@@ -19,31 +18,9 @@ from servers.ads.served import ServedAd
 from servers.adserving import frequency
 from servers.adserving.frequency import Impression
 from servers.adserving.recorder import Recorder, ServedAdRefusedError
+from tests.unit.servers.adserving.test_recorder import AD
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
-AD = ServedAd(
-    request_id="",
-    campaign_id="c1",
-    user_id="u1",
-    device_type="iPhone",
-    city="Pune",
-    state="Maharashtra",
-    country="India",
-    auction_cpm=Decimal("0.00004"),
-    auction_cpc=Decimal("0.002"),
-    auction_cpa=Decimal("0.05"),
-    bid_cpm=Decimal("0.00004"),
-    bidders=1,
-    target_age_start=0,
-    target_age_end=0,
-    target_location="All, All, India",
-    target_gender="All",
-    target_income_bucket="All",
-    target_device="All",
-    campaign_start_time=NOW,
-    campaign_end_time=NOW,
-    served_at=NOW,
-)
 
 
 class Connection:
