@@ -252,6 +252,9 @@ def _transcoder(settings: Settings, descriptor: Path) -> dict[str, Any]:
             "proto_descriptor": str(descriptor),
             "services": list(TRANSCODED_SERVICES),
             "convert_grpc_status": True,
+            # Query strings are form-encoded: "device_type=Android+Mobile" means a space, as
+            # every HTTP client that builds them writes it.
+            "query_param_unescape_plus": True,
             "print_options": {
                 "add_whitespace": False,
                 "always_print_primitive_fields": True,

@@ -292,6 +292,27 @@ def test_the_compatibility_route_answers_like_the_classic_simulator(
     assert row["device_type"] == "Android Mobile"
 
 
+@pytest.mark.parametrize("spelled", ["Android+Mobile", "Android%20Mobile"])
+def test_a_form_encoded_space_in_the_query_is_a_space(
+    stack: Settings, database: Engine, spelled: str
+) -> None:
+    # HTTP clients write a space in a query string as "+": "Android+Mobile" must reach the
+    # campaigns targeting Android Mobile, not a device of that name.
+    city = f"Testcity-{uuid.uuid4().hex[:10]}"
+    campaigns.create(stack, target_city=city, target_device="Android Mobile")
+    path = f"/ad/user/u-form/serve?device_type={spelled}&city={city}&state=Goa"
+
+    def answer() -> dict[str, Any] | None:
+        reply = envoy.call(stack, "GET", path)
+        assert reply.status == 200, reply.raw
+        body: dict[str, Any] = reply.json()
+        return body if body["request_id"] else None
+
+    body = eventually(answer, timeout=20)
+    row = served_row(database, body["request_id"])
+    assert row is not None and row["device_type"] == "Android Mobile"
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
