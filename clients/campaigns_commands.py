@@ -101,9 +101,11 @@ def _pair(value: str, flag: str, separator: str = ":") -> tuple[str, str]:
 
 
 def _print(message: Message) -> None:
-    print(
-        json.dumps(json_format.MessageToDict(message, preserving_proto_field_name=True), indent=2)
+    # Zeros are printed too: "targeting_matched: 0" is the answer a diagnosis exists to give.
+    shown = json_format.MessageToDict(
+        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
     )
+    print(json.dumps(shown, indent=2))
 
 
 def _call(method: Callable[..., T], request: object) -> T:
