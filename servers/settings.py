@@ -42,6 +42,11 @@ _NUMBER_LIMITS: dict[str, tuple[float, float]] = {
     "feedback_threads": (1, 1024),
     "max_inflight_rpcs": (0, 10**6),  # 0 turns the limit off
     "diagnostics_sample_every": (1, 10**6),
+    "mysql_server_id": (1, 2**32 - 1),
+    "kafka_node_id": (0, 2**31 - 1),
+    "kafka_replication_factor": (1, 32),
+    "kafka_min_insync_replicas": (1, 32),
+    "spark_worker_cores": (1, 1024),
 }
 _MAX_SECONDS = 365 * 24 * 3600  # durations: a year is already far past any sensible value
 _TEXT_PATTERNS: dict[str, tuple[str, str]] = {
@@ -52,6 +57,12 @@ _TEXT_PATTERNS: dict[str, tuple[str, str]] = {
     "instructions_group": (r"[A-Za-z0-9._-]{1,249}", "1-249 letters, digits, . _ or -"),
     "kafka_heap": (r"[1-9][0-9]*[kKmMgG]", "a JVM size like 512m or 2g"),
     "spark_driver_memory": (r"[1-9][0-9]*[kKmMgG]", "a JVM size like 512m or 2g"),
+    "spark_worker_memory": (r"[1-9][0-9]*[kKmMgG]", "a JVM size like 512m or 2g"),
+    "kafka_controller_quorum": (
+        r"[0-9]{1,10}@[^,@\s]+:[0-9]{1,5}(,[0-9]{1,10}@[^,@\s]+:[0-9]{1,5})*",
+        "KRaft voters as id@host:port, comma-separated",
+    ),
+    "kafka_cluster_id": (r"[A-Za-z0-9_-]{22}", "a Kafka cluster id: 22 base64url characters"),
     "spark_master": (
         r"local(\[([1-9][0-9]*|\*)(,[1-9][0-9]*)?\])?|(spark|k8s)://\S+|yarn",
         "local, local[N], local[*], spark://host:port, k8s://... or yarn",
@@ -133,11 +144,30 @@ class Settings(BaseSettings):
     mysql_port: int = 13306
     mysql_database: str = "adplatform"
     mysql_url: str | None = Field(None, description="an existing MySQL server instead of MariaDB")
+    mysql_server_id: int = Field(1, description="this MariaDB's server_id among its replicas")
+    mysql_replica_port: int = Field(
+        13307, description="the stack's MariaDB replica, when it runs one"
+    )
+    mysql_replica_url: str | None = Field(
+        None,
+        description="a replica for the reads that tolerate lag; none: every read is the primary's",
+    )
 
     kafka_port: int = 19092
     kafka_controller_port: int = 19093
     kafka_bootstrap: str | None = Field(None, description="existing Kafka brokers instead of ours")
     kafka_heap: str = "512m"
+    kafka_node_id: int = Field(1, description="this broker's KRaft node id")
+    kafka_controller_quorum: str | None = Field(
+        None, description="KRaft voters id@host:port,...; none: this broker is its own controller"
+    )
+    kafka_cluster_id: str | None = Field(
+        None, description="the id every broker of one cluster shares"
+    )
+    kafka_replication_factor: int = Field(1, description="replicas of every platform topic")
+    kafka_min_insync_replicas: int = Field(
+        1, description="replicas that acknowledge an acks=all write"
+    )
     instructions_topic: str = "campaign-instructions"
     feedback_topic: str = "user-feedback"
     dead_letter_topic: str = "campaign-instructions-dlq"
@@ -176,6 +206,15 @@ class Settings(BaseSettings):
     hive_metastore_uri: str | None = Field(None, description="thrift:// URI of a Hive metastore")
     spark_master: str = "local[2]"
     spark_driver_memory: str = "1g"
+    spark_master_port: int = Field(17077, description="a standalone Spark master's port (cluster)")
+    spark_master_ui_port: int = Field(18180, description="the standalone master's web UI")
+    spark_worker_ui_port: int = Field(18181, description="a standalone worker's web UI")
+    spark_worker_cores: int = Field(1, description="cores a standalone worker offers")
+    spark_worker_memory: str = Field("1g", description="memory a standalone worker offers")
+    spark_storage_dir: Path | None = Field(
+        None,
+        description="warehouse and checkpoints, where every Spark worker reaches; none: run_dir",
+    )
     spark_classpath: Path = Field(
         REPO_ROOT / ".tools" / "classpath" / "spark.txt",
         description="the Spark jobs' jars (Kafka source, JDBC drivers) as a class path listing",
@@ -287,7 +326,7 @@ class Settings(BaseSettings):
             raise ValueError("must be a directory path")
         return value
 
-    @field_validator("mysql_url")
+    @field_validator("mysql_url", "mysql_replica_url")
     @classmethod
     def _a_mysql_url(cls, value: str | None) -> str | None:
         """_a_mysql_url: mysql_url is mysql+pymysql://user:password@host:port/database."""
