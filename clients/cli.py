@@ -25,6 +25,7 @@ def parser() -> argparse.ArgumentParser:
         archive_commands,
         auth_commands,
         campaigns_commands,
+        cluster_commands,
         demo,
         report_commands,
         stack_commands,
@@ -38,6 +39,7 @@ def parser() -> argparse.ArgumentParser:
     areas = root.add_subparsers(dest="area", required=True)
     for area in (
         stack_commands,
+        cluster_commands,
         campaigns_commands,
         auth_commands,
         users_commands,

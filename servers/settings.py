@@ -63,6 +63,7 @@ _TEXT_PATTERNS: dict[str, tuple[str, str]] = {
         "KRaft voters as id@host:port, comma-separated",
     ),
     "kafka_cluster_id": (r"[A-Za-z0-9_-]{22}", "a Kafka cluster id: 22 base64url characters"),
+    "netns": (r"[A-Za-z0-9_.-]{1,64}", "a network namespace name: letters, digits, . _ or -"),
     "spark_master": (
         r"local(\[([1-9][0-9]*|\*)(,[1-9][0-9]*)?\])?|(spark|k8s)://\S+|yarn",
         "local, local[N], local[*], spark://host:port, k8s://... or yarn",
@@ -140,6 +141,12 @@ class Settings(BaseSettings):
 
     run_dir: Path = Field(REPO_ROOT / ".run", description="state, logs and PIDs of the local stack")
     host: str = Field("127.0.0.1", description="loopback address every local part listens on")
+    cluster_dir: Path = Field(
+        REPO_ROOT / ".cluster", description="state, logs and PIDs of `adplatform cluster`'s hosts"
+    )
+    netns: str | None = Field(
+        None, description="the network namespace this host's parts run in (`cluster up`)"
+    )
 
     mysql_port: int = 13306
     mysql_database: str = "adplatform"
@@ -203,6 +210,9 @@ class Settings(BaseSettings):
     feedback_addr: str | None = None
 
     metastore_port: int = 11527
+    metastore_host: str | None = Field(
+        None, description="the host of the stack's metastore when not this one (a cluster's)"
+    )
     hive_metastore_uri: str | None = Field(None, description="thrift:// URI of a Hive metastore")
     spark_master: str = "local[2]"
     spark_driver_memory: str = "1g"
@@ -312,13 +322,13 @@ class Settings(BaseSettings):
                 _endpoint(endpoint.strip())
         return value
 
-    @field_validator("host")
+    @field_validator("host", "metastore_host")
     @classmethod
-    def _a_host(cls, value: str) -> str:
-        """_a_host: host is an IP address or a host name."""
-        return _host(value)
+    def _a_host(cls, value: str | None) -> str | None:
+        """_a_host: host (and metastore_host) is an IP address or a host name."""
+        return None if value is None else _host(value)
 
-    @field_validator("run_dir", mode="before")
+    @field_validator("run_dir", "cluster_dir", mode="before")
     @classmethod
     def _a_directory(cls, value: Any) -> Any:
         """_a_directory: run_dir names a directory (blank would quietly mean the current one)."""
@@ -443,8 +453,10 @@ class Settings(BaseSettings):
 
     def exports(self) -> dict[str, str]:
         """exports lists the variables a shell needs to reach this stack (``stack env``)."""
-        return {
+        found = {
             "ADPLATFORM_RUN_DIR": str(self.run_dir),
+            "ADPLATFORM_HOST": self.host,
+            "ADPLATFORM_ENVOY_PORT": str(self.envoy_port),
             "ADPLATFORM_ENVOY_URL": self.envoy_url,
             "ADPLATFORM_MYSQL_URL": self.database_url,
             "ADPLATFORM_KAFKA_BOOTSTRAP": self.bootstrap_servers,
@@ -452,6 +464,13 @@ class Settings(BaseSettings):
             "ADPLATFORM_ADSERVER_ADDR": self.adserver_target,
             "ADPLATFORM_FEEDBACK_ADDR": self.feedback_target,
         }
+        # Set only where they differ from this machine's stack (a cluster's).
+        optional = {
+            "ADPLATFORM_MYSQL_REPLICA_URL": self.mysql_replica_url,
+            "ADPLATFORM_METASTORE_HOST": self.metastore_host,
+            "ADPLATFORM_HIVE_METASTORE_URI": self.hive_metastore_uri,
+        }
+        return found | {name: value for name, value in optional.items() if value is not None}
 
     def child_environment(self) -> dict[str, str]:
         """child_environment is the environment handed to the stack's processes."""

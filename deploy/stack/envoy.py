@@ -50,13 +50,26 @@ def _typed(extension: str) -> str:
     return f"type.googleapis.com/envoy.extensions.{extension}"
 
 
-def _upstreams(settings: Settings) -> dict[str, int]:
-    """_upstreams maps each cluster name to its server's port."""
-    return {
-        "campaign-service": settings.campaign_port,
-        "adserver": settings.adserver_port,
-        "feedback-service": settings.feedback_port,
+Endpoint = tuple[str, int]
+
+
+def _upstreams(settings: Settings) -> dict[str, list[Endpoint]]:
+    """_upstreams maps each cluster name to its servers' addresses (a cluster's: several)."""
+    targets = {
+        "campaign-service": settings.campaign_target,
+        "adserver": settings.adserver_target,
+        "feedback-service": settings.feedback_target,
     }
+    return {
+        name: [_endpoint(address.strip()) for address in target.split(",")]
+        for name, target in targets.items()
+    }
+
+
+def _endpoint(address: str) -> Endpoint:
+    """_endpoint splits host:port (Settings checked its shape)."""
+    host, _, port = address.rpartition(":")
+    return host.strip("[]"), int(port)
 
 
 # The AdServer's and the FeedbackService's workers share one port each (SO_REUSEPORT) and
@@ -72,11 +85,20 @@ STREAMS_PER_CONNECTION = {"adserver": 2, "feedback-service": 2}
 RESPONSE_BUFFER_BYTES = 4 * 1024 * 1024
 
 
-def _cluster(name: str, host: str, port: int) -> dict[str, Any]:
-    """_cluster is an HTTP/2 upstream with gRPC health checks, a retry budget and keepalive."""
+def _cluster(name: str, endpoints: Sequence[Endpoint]) -> dict[str, Any]:
+    """_cluster is an HTTP/2 upstream with gRPC health checks, a retry budget and keepalive.
+
+    With several hosts (a cluster's serving hosts) it also pings idle connections and ejects a
+    host whose connections fail (upstreams.several_hosts): a host whose network is gone
+    answers nothing, and waiting for the health checks alone would time devices out.
+    """
     h2: dict[str, Any] = {}
     if name in STREAMS_PER_CONNECTION:
         h2["max_concurrent_streams"] = STREAMS_PER_CONNECTION[name]
+    several: dict[str, Any] = {}
+    if len(endpoints) > 1:
+        h2["connection_keepalive"] = upstreams.CONNECTION_KEEPALIVE
+        several["outlier_detection"] = upstreams.outlier_detection()
     return {
         "name": name,
         "type": "STATIC",
@@ -103,6 +125,7 @@ def _cluster(name: str, host: str, port: int) -> dict[str, Any]:
         },
         "health_checks": upstreams.health_checks(),
         "common_lb_config": {"healthy_panic_threshold": {"value": 0}},
+        **several,
         "load_assignment": {
             "cluster_name": name,
             "endpoints": [
@@ -113,6 +136,7 @@ def _cluster(name: str, host: str, port: int) -> dict[str, Any]:
                                 "address": {"socket_address": {"address": host, "port_value": port}}
                             }
                         }
+                        for host, port in endpoints
                     ]
                 }
             ],
@@ -338,7 +362,7 @@ def config(settings: Settings, descriptor: Path = DESCRIPTOR_SET) -> dict[str, A
                     ],
                 }
             ],
-            "clusters": [_cluster(name, host, port) for name, port in _upstreams(settings).items()],
+            "clusters": [_cluster(name, found) for name, found in _upstreams(settings).items()],
         },
         "layered_runtime": {
             "layers": [
@@ -421,10 +445,16 @@ class Envoy(Part):
         return set(self.upstream_health().values()) == {"healthy"}
 
     def upstream_health(self) -> dict[str, str]:
-        """upstream_health is Envoy's view of each upstream: healthy, or its failing flags."""
+        """upstream_health is Envoy's view of each upstream server: healthy, or its failing flags.
+
+        Keyed by cluster, or by cluster/host:port when a cluster has several servers.
+        """
+        upstreams = _upstreams(self.settings)
         health: dict[str, str] = {}
         for line in self._admin("/clusters").splitlines():
             cluster, _, rest = line.partition("::")
-            if cluster in _upstreams(self.settings) and "::health_flags::" in rest:
-                health[cluster] = rest.rsplit("::", 1)[-1]
+            address, _, flags = rest.partition("::health_flags::")
+            if cluster in upstreams and flags:
+                key = cluster if len(upstreams[cluster]) == 1 else f"{cluster}/{address}"
+                health[key] = flags
         return health

@@ -24,7 +24,7 @@ class Part:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.process = SupervisedProcess(self.name, settings.run_dir)
+        self.process = SupervisedProcess(self.name, settings.run_dir, settings.netns)
         self._last_error = "no answer"
 
     @property

@@ -153,8 +153,9 @@ class _UnixTransport(xmlrpc.client.Transport):
 class Supervisor:
     """Supervisor is the run directory's supervisord: started once, asked to run the parts."""
 
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, run_dir: Path, namespace: str | None = None) -> None:
         self.run_dir = run_dir
+        self.namespace = namespace  # a cluster host's network namespace: its parts run there
         self.daemon = ManagedProcess("supervisord", run_dir)
 
     @property
@@ -192,6 +193,8 @@ class Supervisor:
         self.config_file.write_text(supervisord_config(self.socket_path, self.state_dir))
         self.socket_path.unlink(missing_ok=True)
         argv = [sys.executable, "-m", "supervisor.supervisord", "-c", str(self.config_file)]
+        if self.namespace is not None:  # `ip netns exec` execs supervisord: the PID is its own
+            argv = ["ip", "netns", "exec", self.namespace, *argv]
         self.daemon.start(argv, dict(os.environ), cwd=self.run_dir)
         deadline = time.monotonic() + READY_SECONDS
         while True:
@@ -297,11 +300,12 @@ class SupervisedProcess:
 
     name: str
     run_dir: Path
+    namespace: str | None = None  # the network namespace of the host it runs on, if not ours
 
     @property
     def supervisor(self) -> Supervisor:
         """supervisor is the run directory's supervisord."""
-        return Supervisor(self.run_dir)
+        return Supervisor(self.run_dir, self.namespace)
 
     @property
     def legacy(self) -> ManagedProcess:

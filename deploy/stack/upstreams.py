@@ -19,6 +19,13 @@ through a dead worker", says why each number is what it is.
   idempotent: they are retried only when the request never reached the server (connect
   failure, REFUSED_STREAM, reset before the request was sent). An UNAVAILABLE answer (load
   shed, MySQL stuck) is never retried by Envoy: it reaches the client with its retry hint.
+- Several hosts behind one cluster (a cluster's serving hosts): HTTP/2 pings on every
+  connection (CONNECTION_KEEPALIVE), so a connection to a host whose network is gone is
+  closed within two seconds and its calls are retried on another host; and outlier
+  detection on connection failures only (local-origin: refused, reset, timed out), which
+  ejects such a host at its second failure, well before two failed health checks (4 s).
+  A server's own answers (its 503s while MySQL is stuck) never eject it, and at most half
+  of the hosts are ejected at once.
 - A retry budget per cluster: retries at most RETRY_BUDGET_PERCENT of the requests in flight,
   so retries cannot multiply an overload.
 """
@@ -44,6 +51,8 @@ REPLAYABLE_RETRIES = 1
 UNSENT_RETRIES = 2
 RETRY_BACKOFF = {"base_interval": "0.025s", "max_interval": "0.250s"}
 RETRY_BUDGET_PERCENT = 20.0
+# HTTP/2 pings on a connection to one of several hosts: one a second, closed unanswered after 1 s.
+CONNECTION_KEEPALIVE = {"interval": "1s", "timeout": "1s"}
 MIN_RETRY_CONCURRENCY = 10
 
 
@@ -59,6 +68,23 @@ def health_checks() -> list[dict[str, Any]]:
             "grpc_health_check": {},
         }
     ]
+
+
+def outlier_detection() -> dict[str, Any]:
+    """outlier_detection ejects one of several hosts whose connections fail, for 5 s at first."""
+    return {
+        "split_external_local_origin_errors": True,
+        "consecutive_local_origin_failure": 2,
+        "enforcing_consecutive_local_origin_failure": 100,
+        # Only connection failures eject: a server's own 5xx answers are its to give.
+        "enforcing_consecutive_5xx": 0,
+        "enforcing_consecutive_gateway_failure": 0,
+        "enforcing_success_rate": 0,
+        "enforcing_local_origin_success_rate": 0,
+        "interval": "1s",
+        "base_ejection_time": "5s",
+        "max_ejection_percent": 50,
+    }
 
 
 def retry_budget() -> dict[str, Any]:
