@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import json
 import sys
+from pathlib import Path
 
 from servers.settings import Settings
 
@@ -33,13 +34,20 @@ def _chaos(args: argparse.Namespace, settings: Settings) -> int:
     from clients.chaos import inject, plan, render
     from clients.chaos.run import Options, chaos
 
+    known = plan.CLUSTER_NAMES if args.cluster else plan.NAMES
     try:
-        names = plan.parse_names(args.faults) if args.faults else None
-        holds = {"mariadb-freeze": args.mysql_freeze, "kafka-outage": args.kafka_outage}
+        names = plan.parse_names(args.faults, known) if args.faults else None
+        holds = {
+            "mariadb-freeze": args.mysql_freeze,
+            "kafka-outage": args.kafka_outage,
+            "serving-host": args.host_outage,
+            "mariadb-replica": args.host_outage,
+        }
         chosen = plan.plan(
             names,
             short=args.short,
             holds={name: hold for name, hold in holds.items() if hold is not None},
+            cluster=args.cluster,
         )
     except plan.PlanError as error:
         print(f"adplatform chaos: {error}", file=sys.stderr)
@@ -58,8 +66,15 @@ def _chaos(args: argparse.Namespace, settings: Settings) -> int:
     if not console.is_terminal:  # a log or CI: wide enough that the tables keep their rows
         console.width = max(console.width, TABLE_WIDTH)
     inject.thaw_on_sigterm()
+    stack: inject.Parts | None = None
+    if args.cluster:
+        from clients.chaos.cluster import ClusterStack
+        from deploy.cluster import launcher, topology
+
+        stack = ClusterStack(launcher.Cluster(topology.load(Path(args.topology)), settings))
+        settings = stack.settings
     try:
-        outcome = asyncio.run(chaos(settings, chosen, options, console.log))
+        outcome = asyncio.run(chaos(settings, chosen, options, console.log, stack))
     except asyncio.CancelledError:
         print("adplatform chaos: interrupted (every frozen part was thawed)", file=sys.stderr)
         return 1
@@ -76,8 +91,9 @@ def _chaos(args: argparse.Namespace, settings: Settings) -> int:
 
 def register(areas: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """register adds `adplatform chaos`."""
-    from clients.chaos.plan import NAMES, SHORT
+    from clients.chaos.plan import CLUSTER_NAMES, NAMES, SHORT
     from clients.simulator.commands import parse_duration
+    from deploy.cluster.topology import DEFAULT_FILE
 
     chaos = areas.add_parser(
         "chaos",
@@ -131,6 +147,17 @@ def register(areas: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         type=parse_duration,
         default=300.0,
         help="how long the pipeline may take to drain after the traffic (default 300s)",
+    )
+    chaos.add_argument(
+        "--cluster",
+        action="store_true",
+        help=f"strike a cluster's hosts (`cluster up`): {', '.join(CLUSTER_NAMES)}",
+    )
+    chaos.add_argument("--topology", default=str(DEFAULT_FILE), help="the cluster's topology")
+    chaos.add_argument(
+        "--host-outage",
+        type=parse_duration,
+        help="how long a cluster host stays off the network or stopped (20s)",
     )
     chaos.add_argument("--seed", type=int, default=1, help="the devices' random seed")
     chaos.add_argument("--json", action="store_true", help="print the outcome as JSON on stdout")

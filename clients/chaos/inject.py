@@ -15,6 +15,7 @@ import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
 from clients.chaos.plan import Fault
 from deploy.stack import launcher
@@ -24,6 +25,18 @@ from servers.settings import Settings
 
 POLL_SECONDS = 0.2
 _frozen: set[int] = set()
+
+
+class Parts(Protocol):
+    """Parts is what a run strikes: the stack's parts, or a cluster's (clients/chaos/cluster.py)."""
+
+    settings: Settings
+
+    def pid(self, name: str) -> int | None: ...
+
+    def healthy(self, name: str) -> bool: ...
+
+    def unhealthy(self) -> list[str]: ...
 
 
 class Stack:
@@ -139,7 +152,7 @@ def thaw_on_sigterm() -> None:
 
 
 def wait_back(
-    stack: Stack,
+    stack: Parts,
     fault: Fault,
     pid_before: int | None,
     struck: int | None,

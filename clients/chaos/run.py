@@ -24,7 +24,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from clients.chaos import books, evidence, inject, windows
-from clients.chaos.plan import FREEZE, Fault, expected_seconds
+from clients.chaos.plan import FREEZE, ISOLATE, Fault, expected_seconds
 from clients.chaos.render import Outcome
 from clients.chaos.traffic import (
     DRY_BUDGETS,
@@ -66,13 +66,20 @@ class Options:
 
 
 async def chaos(
-    settings: Settings, faults: Sequence[Fault], options: Options, progress: Progress
+    settings: Settings,
+    faults: Sequence[Fault],
+    options: Options,
+    progress: Progress,
+    stack: inject.Parts | None = None,
 ) -> Outcome:
-    """chaos runs the faults under traffic and returns the outcome with its books."""
+    """chaos runs the faults under traffic and returns the outcome with its books.
+
+    stack is what the faults strike: the local stack by default, or a cluster's hosts.
+    """
     task = asyncio.current_task()
     assert task is not None
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)  # like Ctrl-C
-    stack = inject.Stack(settings)
+    stack = stack or inject.Stack(settings)
     sick = await asyncio.to_thread(stack.unhealthy)
     if sick:
         raise StackError(f"chaos needs a healthy stack; not healthy: {', '.join(sick)}")
@@ -87,7 +94,7 @@ class Run:
     """Run is one chaos run's state: its campaigns, traffic, faults struck and evidence."""
 
     def __init__(
-        self, settings: Settings, stack: inject.Stack, options: Options, progress: Progress
+        self, settings: Settings, stack: inject.Parts, options: Options, progress: Progress
     ) -> None:
         self.settings = settings
         self.stack = stack
@@ -265,7 +272,7 @@ async def _create_serving(
 
 
 async def _strike(
-    stack: inject.Stack,
+    stack: inject.Parts,
     fault: Fault,
     managers: Managers,
     known: Callable[[Sequence[str]], list[str]],
@@ -282,6 +289,11 @@ async def _strike(
     if fault.how == FREEZE:
         injected = time.monotonic()
         with inject.frozen(pid_before):
+            await asyncio.sleep(fault.hold)
+        released = time.monotonic()
+    elif fault.how == ISOLATE:
+        injected = time.monotonic()
+        with stack.isolated(fault.part):  # type: ignore[attr-defined]
             await asyncio.sleep(fault.hold)
         released = time.monotonic()
     elif fault.during == "publishing":
@@ -316,7 +328,7 @@ async def _mid_feed(managers: Managers, burst: asyncio.Task[Any]) -> str:
 
 
 async def _kill_mid_publish(
-    stack: inject.Stack, fault: Fault, pid_before: int
+    stack: inject.Parts, fault: Fault, pid_before: int
 ) -> tuple[float, int, str]:
     """_kill_mid_publish kills the relay's process while it waits on a frozen broker.
 

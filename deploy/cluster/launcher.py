@@ -45,21 +45,21 @@ Report = Callable[[str], None]
 
 
 def _replica(settings: Settings) -> Part:
-    from deploy.stack.mariadb import MariaDBReplica  # type: ignore[attr-defined]
+    from deploy.stack.mariadb import MariaDBReplica
 
-    return MariaDBReplica(settings)  # type: ignore[no-any-return]
+    return MariaDBReplica(settings)
 
 
 def _spark_master(settings: Settings) -> Part:
-    from deploy.stack.spark_cluster import SparkMaster  # type: ignore[import-not-found]
+    from deploy.stack.spark_cluster import SparkMaster
 
-    return SparkMaster(settings)  # type: ignore[no-any-return]
+    return SparkMaster(settings)
 
 
 def _spark_worker(settings: Settings) -> Part:
     from deploy.stack.spark_cluster import SparkWorker
 
-    return SparkWorker(settings)  # type: ignore[no-any-return]
+    return SparkWorker(settings)
 
 
 # The part each role runs, built from its host's settings.
