@@ -140,3 +140,69 @@ def test_the_real_envoy_accepts_the_configuration(tmp_path: Path) -> None:
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "OK" in checked.stdout + checked.stderr
+
+
+def _clusters(settings: Settings) -> dict[str, dict[str, Any]]:
+    return {found["name"]: found for found in _config(settings)["static_resources"]["clusters"]}
+
+
+def _addresses(cluster: dict[str, Any]) -> list[tuple[str, int]]:
+    endpoints = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"]
+    return [
+        (
+            e["endpoint"]["address"]["socket_address"]["address"],
+            e["endpoint"]["address"]["socket_address"]["port_value"],
+        )
+        for e in endpoints
+    ]
+
+
+def test_several_serving_hosts_are_balanced_pinged_and_ejected_on_connection_failures(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(
+        run_dir=tmp_path,
+        adserver_addr="10.77.0.41:17002,10.77.0.42:17002",
+        feedback_addr="10.77.0.41:17003, 10.77.0.42:17003",
+        campaign_addr="10.77.0.51:17001",
+    )
+    clusters = _clusters(settings)
+    assert _addresses(clusters["adserver"]) == [("10.77.0.41", 17002), ("10.77.0.42", 17002)]
+    assert _addresses(clusters["feedback-service"]) == [
+        ("10.77.0.41", 17003),
+        ("10.77.0.42", 17003),
+    ]
+    assert _addresses(clusters["campaign-service"]) == [("10.77.0.51", 17001)]
+    for name in ("adserver", "feedback-service"):
+        detection = clusters[name]["outlier_detection"]
+        assert detection["consecutive_local_origin_failure"] == 2
+        assert detection["split_external_local_origin_errors"] is True
+        # A server's own answers (503 while MySQL is stuck) never eject it.
+        assert detection["enforcing_consecutive_5xx"] == 0
+        assert detection["enforcing_consecutive_gateway_failure"] == 0
+        assert detection["max_ejection_percent"] <= 50
+        options = clusters[name]["typed_extension_protocol_options"]
+        h2 = next(iter(options.values()))["explicit_http_config"]["http2_protocol_options"]
+        assert h2["connection_keepalive"] == {"interval": "1s", "timeout": "1s"}
+    # One address (the campaign service; every cluster of the local stack): no ejection, as before.
+    assert "outlier_detection" not in clusters["campaign-service"]
+    assert all("outlier_detection" not in c for c in _clusters(Settings(run_dir=tmp_path)).values())
+
+
+def test_envoy_accepts_the_configuration_of_several_serving_hosts(tmp_path: Path) -> None:
+    settings = Settings(
+        run_dir=tmp_path,
+        adserver_addr="10.77.0.41:17002,10.77.0.42:17002",
+        feedback_addr="10.77.0.41:17003,10.77.0.42:17003",
+    )
+    auth.ensure_keys(settings)
+    config = tmp_path / "envoy.json"
+    config.write_text(json.dumps(_config(settings)))
+    checked = subprocess.run(
+        [envoy.envoy_binary(), "--mode", "validate", "-c", str(config), "--use-dynamic-base-id"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stderr[-2000:]
