@@ -12,7 +12,10 @@ the campaign as it will be, its status reason prefixed with QUEUED.
 
 A read waits at most READ_PATIENCE for MySQL, then is refused UNAVAILABLE (503 with a retry
 hint through Envoy, whose campaign deadline is 15 s): a MySQL that hangs gets a campaign
-manager an answer, and the next read after it is back succeeds.
+manager an answer, and the next read after it is back succeeds. The listing and the KPI
+series tolerate a few seconds' lag and are read from the replica when there is one
+(servers/storage/replica.py); a campaign itself is read from the primary, so a campaign
+manager sees their own change.
 
 Where protobuf stops: the record on Kafka is a CampaignInstruction carrying the campaign
 manager's Campaign message as sent (an update's only the named fields), and only the service
@@ -41,6 +44,7 @@ from servers.campaigns.model import Action, FrequencyCap, Instruction
 from servers.campaigns.pricing import Weights, cpm
 from servers.errors import NotFoundError, UnavailableError, ValidationError
 from servers.messaging.publisher import Publisher
+from servers.storage.replica import LagTolerantReads
 from servers.storage.schema import delivery_samples, delivery_stats, frequency_counts, naive_utc
 
 P = ParamSpec("P")
@@ -97,8 +101,10 @@ class CampaignManagement:
         *,
         read_patience: float = READ_PATIENCE,
         default_cap: FrequencyCap | None = None,
+        replica: Engine | None = None,
     ) -> None:
         self.engine = engine
+        self.lag_tolerant = LagTolerantReads(engine, replica)  # replica None: the primary
         self.publisher = publisher
         self.topic = topic  # campaign-instructions, which the Ad Manager consumes
         self.weights = weights
@@ -151,7 +157,7 @@ class CampaignManagement:
         filters = store.parse_filter(filter_text)
         order = ordering.parse_order_by(order_by)
         after = ordering.decode_page_token(page_token, order) if page_token else None
-        records, total, totals = await self._read(_page, filters, size, order, after)
+        records, total, totals = await self._read_lag_tolerant(_page, filters, size, order, after)
         next_token = ""
         if len(records) == size:
             next_token = ordering.encode_page_token(order, store.cursor(records[-1], order))
@@ -167,7 +173,7 @@ class CampaignManagement:
             raise ValidationError("minutes", f"must be between 0 and {MAX_KPI_MINUTES}")
         campaign_id = (await self._get(campaign_id)).state.spec.campaign_id
         since = datetime.now(UTC) - timedelta(minutes=minutes or DEFAULT_KPI_MINUTES)
-        return await self._read(kpis.series, campaign_id, since)
+        return await self._read_lag_tolerant(kpis.series, campaign_id, since)
 
     async def diagnose(self, campaign_id: str, minutes: int) -> delivery.Diagnosis:
         """diagnose says why a known campaign is or is not serving now (minutes 0: the default).
@@ -235,6 +241,16 @@ class CampaignManagement:
             with self.engine.connect() as connection:  # a connection of its own, on the thread
                 return query(connection, *args, **kwargs)
 
+        return await self._patiently(run)
+
+    async def _read_lag_tolerant(
+        self, query: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """_read_lag_tolerant is _read on the replica, or on the primary when it cannot serve."""
+        return await self._patiently(partial(self.lag_tolerant.run, query, *args, **kwargs))
+
+    async def _patiently(self, run: Callable[[], T]) -> T:
+        """_patiently runs a blocking read on a thread, refusing UNAVAILABLE past read_patience."""
         try:
             return await asyncio.wait_for(asyncio.to_thread(run), self.read_patience)
         except TimeoutError:

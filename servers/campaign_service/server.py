@@ -14,6 +14,7 @@ from servers.campaigns.model import FrequencyCap
 from servers.campaigns.pricing import Weights
 from servers.messaging.publisher import Publisher
 from servers.storage.db import engine
+from servers.storage.replica import replica_engine
 
 
 def default_cap(config: settings.Settings) -> FrequencyCap | None:
@@ -29,6 +30,7 @@ def default_cap(config: settings.Settings) -> FrequencyCap | None:
 def build(config: settings.Settings) -> runtime.ServerSpec:
     """build assembles the CampaignService server: MySQL for reads, Kafka for instructions."""
     database = engine(config.database_url, pool_size=4)
+    replica = replica_engine(config.mysql_replica_url) if config.mysql_replica_url else None
     publisher = Publisher(config.bootstrap_servers, "campaign-service")
     tz = ZoneInfo(config.timezone)
     management = CampaignManagement(
@@ -38,12 +40,15 @@ def build(config: settings.Settings) -> runtime.ServerSpec:
         Weights.parse(config.cpm_cpc_weight, config.cpm_cpa_weight),
         tz,
         default_cap=default_cap(config),
+        replica=replica,
     )
     servicer = CampaignService(management, tz)
 
     async def close() -> None:
         publisher.close()
         database.dispose()
+        if replica is not None:
+            replica.dispose()
 
     service = runtime.Service(
         "adplatform.v1.CampaignService",
