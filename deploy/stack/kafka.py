@@ -271,12 +271,12 @@ class Kafka(Part):
     def after_ready(self) -> None:
         """after_ready creates the platform's topics if they are missing, fully replicated.
 
-        The brokers of a cluster come up side by side; topics wait until enough of them are
-        registered to hold every replica, rather than failing on the first to be ready.
+        The brokers of a cluster come up side by side; missing topics wait until enough of
+        them are registered to hold every replica, rather than failing on the first to be
+        ready. Topics that exist need nothing, so a broker rejoining a degraded cluster starts.
         """
         s = self.settings
         admin = self._admin()
-        self._await_brokers(admin, s.kafka_replication_factor)
         wanted = {
             s.instructions_topic: s.topic_partitions,
             s.feedback_topic: s.topic_partitions,
@@ -295,6 +295,7 @@ class Kafka(Part):
         ]
         if not missing:
             return
+        self._await_brokers(admin, s.kafka_replication_factor)
         for topic, future in admin.create_topics(missing, operation_timeout=15).items():
             try:
                 future.result()
@@ -314,6 +315,6 @@ class Kafka(Part):
         if not wait_until(enough, BROKERS_SECONDS, interval=0.5):
             raise StackError(
                 f"kafka: {registered} of the {wanted} brokers the topics' replicas need "
-                f"registered within {BROKERS_SECONDS:.0f} s; are the other brokers of "
-                f"{self.settings.kafka_controller_quorum} running?"
+                f"registered within {BROKERS_SECONDS:.0f} s; are the cluster's other brokers "
+                f"running?"
             )
