@@ -24,6 +24,7 @@ from servers.settings import LOCAL_MYSQL_PASSWORD, LOCAL_MYSQL_USER
 REPLICATION_USER = "adplatform_replication"
 REPLICATION_PASSWORD = "adplatform_replication"
 REPLICA_CONNECT_RETRY_SECONDS = 2  # how soon a replica retries a primary it cannot reach
+BINLOG_KEPT_SECONDS = 7 * 24 * 3600  # a week of the primary's binary log (then purged)
 
 
 def _binary(name: str) -> str:
@@ -67,7 +68,8 @@ class MariaDB(Part):
 
         The binary log (named, not after the machine) holds every change as row events with
         its GTID, for a replica to follow; without sync_binlog it costs a buffered write per
-        commit, no extra fsync.
+        commit, no extra fsync. It is kept a week: a replica can start empty, or resume after
+        a stop, as long as the primary's first log file (or the one it stopped in) is kept.
         """
         argv = [
             *_server_argv(self.state_dir, self.settings.host, self.settings.mysql_port),
@@ -77,7 +79,10 @@ class MariaDB(Part):
             f"--server-id={self.settings.mysql_server_id}",
             "--log-bin=mariadb-bin",
             "--binlog-format=ROW",
+            "--binlog-row-image=MINIMAL",  # an update logs the key and what changed
             "--gtid-strict-mode=1",
+            f"--binlog-expire-logs-seconds={BINLOG_KEPT_SECONDS}",
+            "--binlog-cache-size=1M",  # a batch's row events stay in memory until its commit
         ]
         return argv, dict(os.environ)
 
