@@ -1,6 +1,7 @@
 """Where the feedback writer keeps its state, its status file, and how far behind Kafka it is.
 
-The writer's checkpoints live under ``<run_dir>/spark/checkpoints/<hive database>/``; Spark
+The writer's checkpoints live under ``<run_dir>/spark/checkpoints/<hive database>/`` (on a
+cluster, ``<spark_storage_dir>/spark/...``, which every worker reaches); Spark
 commits a micro-batch by writing ``commits/<batch>`` after the sink returned, and
 ``offsets/<batch>`` holds the Kafka end offsets of that batch. The committed offsets of the
 newest commit are therefore what the archive holds, and lag = Kafka's end offsets minus them:
@@ -33,8 +34,12 @@ TROUBLE_CHARS = 120  # of a failed query's error, in `stack status`
 
 
 def spark_dir(settings: Settings) -> Path:
-    """spark_dir holds everything the platform's Spark jobs keep under the run directory."""
-    return settings.run_dir / "spark"
+    """spark_dir holds what the platform's Spark jobs keep: checkpoints and the writer's status.
+
+    On spark_storage_dir when set (a cluster's storage that every Spark worker and client
+    reaches: executors keep the streaming state there), else under the run directory.
+    """
+    return (settings.spark_storage_dir or settings.run_dir) / "spark"
 
 
 def checkpoint_dir(settings: Settings, query: str) -> Path:
