@@ -1,0 +1,212 @@
+"""Tests for the Kubernetes manifests: every kustomization renders and validates offline, and
+keeps the invariants the platform relies on (probes on the health ports, limits, disruption
+budgets, settings that are real Settings fields, the operators' engines wired to the servers).
+
+Needs deploy/k8s/install-tools.sh (kustomize, kubernetes-validate); skipped until it ran.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deploy.k8s import check, envoy_config, writer_alive
+from deploy.stack import services
+from servers.settings import Settings
+from spark import status
+
+pytestmark = pytest.mark.skipif(
+    bool(check.missing_tools()),
+    reason=f"run deploy/k8s/install-tools.sh first: missing {', '.join(check.missing_tools())}",
+)
+
+Manifest = dict[str, Any]
+OVERLAYS = {path.relative_to(check.K8S_DIR).as_posix(): path for path in check.kustomizations()}
+# The gRPC servers, as the stack defines them: the Deployment of the same name runs each.
+SERVERS = {
+    part.name: part
+    for part in (
+        services.CampaignServer,
+        services.AdServerProcess,
+        services.FeedbackServer,
+        services.AdManagerProcess,
+    )
+}
+SERVING = ("campaign-service", "adserver", "feedback-service", "envoy")  # devices wait on these
+PROBES = ("startupProbe", "readinessProbe", "livenessProbe")
+
+
+@pytest.fixture(scope="module", params=sorted(OVERLAYS))
+def rendered(request: pytest.FixtureRequest) -> list[Manifest]:
+    """rendered is one kustomization, built."""
+    return check.render(OVERLAYS[request.param])
+
+
+def _of(items: list[Manifest], kind: str) -> dict[str, Manifest]:
+    return {item["metadata"]["name"]: item for item in items if item["kind"] == kind}
+
+
+def _containers(items: list[Manifest]) -> Iterator[tuple[str, Manifest]]:
+    for item in items:
+        if item["kind"] in ("Deployment", "Job"):
+            for container in item["spec"]["template"]["spec"]["containers"]:
+                yield item["metadata"]["name"], container
+
+
+def _settings(items: list[Manifest], container: Manifest) -> Settings:
+    """_settings are what a container's process loads: the ConfigMap, then its literal env."""
+    values = dict(_of(items, "ConfigMap")["adplatform-settings"]["data"])
+    values |= {env["name"]: env["value"] for env in container.get("env", []) if "value" in env}
+    fields = {
+        name.removeprefix("ADPLATFORM_").lower(): value
+        for name, value in values.items()
+        if name.startswith("ADPLATFORM_")
+    }
+    return Settings.model_validate(fields)  # not the environment of this test
+
+
+def test_the_base_and_the_operators_overlay_are_checked() -> None:
+    assert {"base", "overlays/operators"} <= set(OVERLAYS)
+
+
+def test_every_object_is_valid_against_its_schema(rendered: list[Manifest]) -> None:
+    started = time.monotonic()
+    assert list(check.problems(rendered)) == []
+    assert time.monotonic() - started < 30
+
+
+def test_every_setting_is_a_settings_field(rendered: list[Manifest]) -> None:
+    names = set(_of(rendered, "ConfigMap")["adplatform-settings"]["data"])
+    names |= {env["name"] for _, c in _containers(rendered) for env in c.get("env", [])}
+    platform = {name for name in names if name.startswith("ADPLATFORM_")}
+    fields = {f"ADPLATFORM_{field.upper()}" for field in Settings.model_fields}
+    assert platform - fields == set()
+    assert set(_of(rendered, "ConfigMap")["adplatform-settings"]["data"]) <= fields
+    for _, container in _containers(rendered):
+        _settings(rendered, container)  # refuses a bad value as start-up would
+
+
+def test_each_server_probes_grpc_health_on_its_settings_port(rendered: list[Manifest]) -> None:
+    deployments = _of(rendered, "Deployment")
+    for name, part in SERVERS.items():
+        (container,) = deployments[name]["spec"]["template"]["spec"]["containers"]
+        server = part(_settings(rendered, container))
+        assert container["command"] == ["python", "-m", part.module]
+        ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+        assert ports == {"grpc": server.port(), "metrics": server.metrics_port()}
+        for probe in PROBES:
+            assert container[probe]["grpc"] == {"port": server.port()}, (name, probe)
+
+
+def test_every_container_has_requests_limits_and_probes(rendered: list[Manifest]) -> None:
+    for owner, container in _containers(rendered):
+        for bound in ("requests", "limits"):
+            assert {"cpu", "memory"} <= set(container["resources"].get(bound, {})), owner
+    for name, deployment in _of(rendered, "Deployment").items():
+        for container in deployment["spec"]["template"]["spec"]["containers"]:
+            assert "livenessProbe" in container, name
+            assert "readinessProbe" in container or name == "feedback-writer", name
+
+
+def test_a_disruption_budget_keeps_each_serving_deployment_up(rendered: list[Manifest]) -> None:
+    deployments = _of(rendered, "Deployment")
+    budgets = _of(rendered, "PodDisruptionBudget").values()
+    for name in SERVING:
+        labels = deployments[name]["spec"]["template"]["metadata"]["labels"]
+        (budget,) = [
+            b for b in budgets if b["spec"]["selector"]["matchLabels"].items() <= labels.items()
+        ]
+        # At least one pod serves through a drain, and a drain can still evict one.
+        assert 1 <= budget["spec"]["minAvailable"] < deployments[name]["spec"]["replicas"]
+
+
+def test_envoy_reaches_each_server_through_its_service(rendered: list[Manifest]) -> None:
+    deployments = _of(rendered, "Deployment")
+    services_ = _of(rendered, "Service")
+    for name, port in envoy_config.UPSTREAM_PORTS.items():
+        service = services_[name]
+        assert service["spec"]["clusterIP"] == "None"  # Envoy sees every pod
+        assert service["spec"]["ports"] == [
+            {"name": "grpc", "port": port, "targetPort": "grpc", "appProtocol": "kubernetes.io/h2c"}
+        ]
+        labels = deployments[name]["spec"]["template"]["metadata"]["labels"]
+        assert service["spec"]["selector"].items() <= labels.items()
+        (container,) = deployments[name]["spec"]["template"]["spec"]["containers"]
+        assert SERVERS[name](_settings(rendered, container)).port() == port
+
+
+def test_the_executors_run_the_drivers_image(rendered: list[Manifest]) -> None:
+    (writer,) = _of(rendered, "Deployment")["feedback-writer"]["spec"]["template"]["spec"][
+        "containers"
+    ]
+    env = {item["name"]: item.get("value") for item in writer["env"]}
+    assert env["SPARK_EXECUTOR_IMAGE"] == writer["image"]
+    assert "$(SPARK_EXECUTOR_IMAGE)" in env["PYSPARK_SUBMIT_ARGS"]
+    assert env["ADPLATFORM_SPARK_MASTER"].startswith("k8s://")
+
+
+def test_envoy_config_is_rendered_from_the_stack_generator() -> None:
+    assert envoy_config.CONFIG_FILE.read_text() == envoy_config.render(), (
+        "stale: run .venv/bin/python -m deploy.k8s.envoy_config"
+    )
+
+
+def test_envoy_accepts_its_config() -> None:
+    assert check.envoy_problems(envoy_config.CONFIG_FILE.read_text()) is None
+
+
+def test_envoy_refuses_a_broken_config() -> None:
+    broken = envoy_config.render().replace('"STRICT_DNS"', '"NO_SUCH_TYPE"')
+    assert check.envoy_problems(broken) is not None
+
+
+def test_the_operators_engines_are_the_ones_the_servers_use() -> None:
+    items = check.render(OVERLAYS["overlays/operators"])
+    (container,) = _of(items, "Deployment")["adserver"]["spec"]["template"]["spec"]["containers"]
+    settings = _settings(items, container)
+    (kafka,) = _of(items, "Kafka").values()
+    (plain,) = [item for item in kafka["spec"]["kafka"]["listeners"] if not item["tls"]]
+    assert settings.bootstrap_servers == f"{kafka['metadata']['name']}-kafka-bootstrap:9092"
+    assert plain["port"] == 9092
+    assert kafka["spec"]["kafka"]["config"]["min.insync.replicas"] == 2
+    (pool,) = _of(items, "KafkaNodePool").values()
+    assert pool["spec"]["replicas"] == 3
+    assert set(pool["spec"]["roles"]) == {"controller", "broker"}  # KRaft, no ZooKeeper
+    topics = _of(items, "KafkaTopic")
+    wanted = {settings.instructions_topic, settings.feedback_topic, settings.dead_letter_topic}
+    assert set(topics) == wanted
+    for topic in topics.values():
+        assert topic["spec"]["replicas"] == 3
+        assert topic["spec"]["partitions"] == settings.topic_partitions
+        assert topic["spec"]["config"]["min.insync.replicas"] == 2
+    (database,) = _of(items, "MariaDB").values()
+    assert database["spec"]["replication"]["enabled"] and database["spec"]["replicas"] == 2
+    name = database["metadata"]["name"]
+    connections = {c["spec"]["secretName"]: c["spec"] for c in _of(items, "Connection").values()}
+    refs = {
+        (env["valueFrom"]["secretKeyRef"]["name"], env["valueFrom"]["secretKeyRef"]["key"])
+        for _, c in _containers(items)
+        for env in c.get("env", [])
+        if "secretKeyRef" in env.get("valueFrom", {})
+    }
+    assert refs == {(s, spec["secretTemplate"]["key"]) for s, spec in connections.items()}
+    services_ = {s: spec["serviceName"] for s, spec in connections.items()}
+    assert services_ == {
+        "adplatform-database": f"{name}-primary",
+        "adplatform-database-replica": f"{name}-secondary",
+    }
+
+
+def test_writer_alive_follows_the_status_file(tmp_path: Path) -> None:
+    settings = Settings.model_validate({"run_dir": tmp_path})
+    assert not writer_alive.alive(settings)  # no status yet
+    status.write_json(status.status_file(settings), {"pid": 1})
+    assert writer_alive.alive(settings)
+    stale = time.time() - writer_alive.STALE_AFTER_SECONDS - 1
+    os.utime(status.status_file(settings), (stale, stale))
+    assert not writer_alive.alive(settings)
