@@ -24,6 +24,7 @@ from deploy.stack.errors import StackError
 
 COMMAND_SECONDS = 10.0
 STOP_SECONDS = 10.0
+LINK_GONE_SECONDS = 2.0
 
 
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -112,8 +113,11 @@ def remove(topology: Topology) -> list[str]:
             stop_processes(namespace)
             _ip("netns", "del", namespace)
             removed.append(namespace)
-        if link_exists(veth):  # deleting the namespace normally takes its veth pair along
-            _ip("link", "del", veth)
+        # Deleting the namespace takes its veth pair along, a moment later.
+        deadline = time.monotonic() + LINK_GONE_SECONDS
+        while link_exists(veth) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if link_exists(veth) and _ip("link", "del", veth, check=False).returncode == 0:
             removed.append(veth)
     if link_exists(topology.bridge):
         _ip("link", "del", topology.bridge)

@@ -276,10 +276,13 @@ def client_settings(topology: Topology, base: Settings, cluster_dir: Path) -> Se
     the AdServer and FeedbackService dial Envoy too, which balances them over the serving
     hosts, and campaign managers' gRPC clients dial the CampaignService's host. The run
     directory is the edge host's: its Envoy checks the tokens minted from the keys there.
+    A client's own Spark jobs (the report, the books) run in local mode and read the shared
+    metastore: the standalone cluster's cores belong to the feedback writer.
     """
     edge = topology.one("envoy")
     front = f"{edge.address}:{base.envoy_port}"
     update = cluster_settings(topology, base, cluster_dir)
+    update.pop("spark_master", None)
     update |= {
         "host": edge.address,
         "run_dir": cluster_dir / "hosts" / edge.name,
