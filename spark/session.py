@@ -1,10 +1,17 @@
 """Builds the Hive-enabled SparkSession every Spark job of the platform uses.
 
-The catalog lives in the stack's metastore (a Derby network server under the run directory,
-or the Hive metastore service named by ADPLATFORM_HIVE_METASTORE_URI); tables are stored in
-the warehouse directory under the run directory. The Kafka source, the MariaDB JDBC driver and
-the Derby client come from Maven Central (deploy/spark/pom.xml); the bootstrap resolves them and
-lists them in the file settings.spark_classpath names.
+The catalog lives in the stack's metastore (a Derby network server on metastore_host, else this
+host, or the Hive metastore service named by ADPLATFORM_HIVE_METASTORE_URI); tables are stored
+in the warehouse directory under spark_storage_dir, else under the run directory. The Kafka
+source, the MariaDB JDBC driver and the Derby client come from Maven Central
+(deploy/spark/pom.xml); the bootstrap resolves them and lists them in the file
+settings.spark_classpath names.
+
+With spark_master = spark://host:port the session's executors run on that standalone cluster's
+workers (deploy/stack/spark_cluster.py) and its driver stays in this process: Spark runs Python
+drivers in client mode only on standalone clusters. The executors then need what local mode
+found in the driver's process: the jars (sent by the driver, spark.jars), this interpreter and
+this checkout (the same paths on every host), and the warehouse on storage every worker reaches.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from servers.settings import Settings
+from servers.settings import REPO_ROOT, Settings
 
 DERBY_CLIENT_DRIVER = "org.apache.derby.jdbc.ClientDriver"
 
@@ -39,7 +46,7 @@ def jars(settings: Settings) -> list[str]:
 def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
     """spark_conf is the configuration of a platform Spark session, before any overrides."""
     jars_ = jars(settings)
-    warehouse = settings.run_dir / "warehouse"
+    warehouse = (settings.spark_storage_dir or settings.run_dir) / "warehouse"
     conf = {
         "spark.app.name": app_name,
         "spark.master": settings.spark_master,
@@ -61,10 +68,13 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
             f"-Dderby.system.home={settings.run_dir / 'metastore'} -Duser.timezone=UTC"
         ),
     }
+    if settings.spark_master.startswith("spark://"):
+        conf |= cluster_conf(settings)
     if settings.hive_metastore_uri:
         conf["spark.hadoop.hive.metastore.uris"] = settings.hive_metastore_uri
     else:
-        url = f"jdbc:derby://{settings.host}:{settings.metastore_port}/metastore_db;create=true"
+        host = settings.metastore_host or settings.host
+        url = f"jdbc:derby://{host}:{settings.metastore_port}/metastore_db;create=true"
         conf |= {
             "spark.hadoop.javax.jdo.option.ConnectionURL": url,
             "spark.hadoop.javax.jdo.option.ConnectionDriverName": DERBY_CLIENT_DRIVER,
@@ -72,6 +82,24 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
             "spark.hadoop.hive.metastore.schema.verification": "false",
         }
     return conf
+
+
+def cluster_conf(settings: Settings) -> dict[str, str]:
+    """cluster_conf puts a session's executors on a standalone cluster, its driver on this host.
+
+    The driver binds this host's address, where the executors call it back; each worker starts
+    one executor with all it offers. Executors run the driver's interpreter on this checkout,
+    and read MySQL's DATETIMEs in UTC as the driver does.
+    """
+    return {
+        "spark.driver.host": settings.host,
+        "spark.driver.bindAddress": settings.host,
+        "spark.executor.cores": str(settings.spark_worker_cores),
+        "spark.executor.memory": settings.spark_worker_memory,
+        "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
+        "spark.pyspark.python": sys.executable,
+        "spark.executorEnv.PYTHONPATH": str(REPO_ROOT),
+    }
 
 
 def hive_session(
