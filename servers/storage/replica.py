@@ -118,7 +118,7 @@ class LagTolerantReads:
             lag = None if row is None else row["Seconds_Behind_Master"]
             self._update(checked_at=now, lag=lag)
             if not lag_acceptable(lag):
-                log.warning("replica %s behind, reading the primary", lag)
+                log.warning("replica %s s behind (None: not replicating), reading the primary", lag)
         return lag_acceptable(self.state.lag)
 
     def _update(self, **changes: object) -> None:
