@@ -116,6 +116,16 @@ def test_each_server_probes_grpc_health_on_its_settings_port(rendered: list[Mani
             assert container[probe]["grpc"] == {"port": server.port()}, (name, probe)
 
 
+def test_workers_share_a_metrics_directory_that_exists(rendered: list[Manifest]) -> None:
+    for name in ("adserver", "feedback-service"):
+        pod = _of(rendered, "Deployment")[name]["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        env = {item["name"]: item.get("value") for item in container["env"]}
+        mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+        volume = mounts[env["PROMETHEUS_MULTIPROC_DIR"]]
+        assert "emptyDir" in {v["name"]: v for v in pod["volumes"]}[volume], name
+
+
 def test_every_container_has_requests_limits_and_probes(rendered: list[Manifest]) -> None:
     for owner, container in _containers(rendered):
         for bound in ("requests", "limits"):
