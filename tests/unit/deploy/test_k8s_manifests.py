@@ -20,6 +20,7 @@ from typing import Any
 
 import grpc
 import pytest
+import yaml
 from grpc_health.v1 import health, health_pb2_grpc
 
 from deploy.k8s import check, envoy_config, writer_alive
@@ -213,7 +214,11 @@ def test_envoy_resolves_each_service_by_name_and_health_checks_it(tmp_path: Path
                 assert address["address"] in envoy_config.UPSTREAM_PORTS
                 address |= {"address": "localhost", "port_value": port}
     config_file = check.local_envoy_config(json.dumps(config), tmp_path)
-    argv = [envoy_binary(), "-c", str(config_file), "--use-dynamic-base-id", "-l", "warn"]
+    # The Deployment's own command line, with this checkout's binary and configuration.
+    (deployment, *_) = yaml.safe_load_all((check.K8S_DIR / "base" / "envoy.yaml").read_text())
+    (_, *arguments) = deployment["spec"]["template"]["spec"]["containers"][0]["command"]
+    arguments[arguments.index("-c") + 1] = str(config_file)
+    argv = [envoy_binary(), *arguments]
     envoy = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def healthy_clusters() -> set[str]:
