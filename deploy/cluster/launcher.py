@@ -28,7 +28,7 @@ from deploy.stack.envoy import Envoy
 from deploy.stack.errors import StackError
 from deploy.stack.kafka import Kafka
 from deploy.stack.launcher import PartStatus
-from deploy.stack.mariadb import MariaDB
+from deploy.stack.mariadb import MariaDB, MariaDBReplica
 from deploy.stack.metastore import Metastore
 from deploy.stack.part import Part
 from deploy.stack.services import (
@@ -37,6 +37,7 @@ from deploy.stack.services import (
     CampaignServer,
     FeedbackServer,
 )
+from deploy.stack.spark_cluster import SparkMaster, SparkWorker
 from deploy.stack.spark_jobs import FeedbackWriter
 from servers.settings import LOCAL_MYSQL_PASSWORD, LOCAL_MYSQL_USER, Settings
 from servers.storage import migrate
@@ -44,32 +45,14 @@ from servers.storage import migrate
 Report = Callable[[str], None]
 
 
-def _replica(settings: Settings) -> Part:
-    from deploy.stack.mariadb import MariaDBReplica
-
-    return MariaDBReplica(settings)
-
-
-def _spark_master(settings: Settings) -> Part:
-    from deploy.stack.spark_cluster import SparkMaster
-
-    return SparkMaster(settings)
-
-
-def _spark_worker(settings: Settings) -> Part:
-    from deploy.stack.spark_cluster import SparkWorker
-
-    return SparkWorker(settings)
-
-
 # The part each role runs, built from its host's settings.
 PARTS: dict[str, Callable[[Settings], Part]] = {
     "kafka": Kafka,
     "mariadb": MariaDB,
-    "mariadb-replica": _replica,
+    "mariadb-replica": MariaDBReplica,
     "metastore": Metastore,
-    "spark-master": _spark_master,
-    "spark-worker": _spark_worker,
+    "spark-master": SparkMaster,
+    "spark-worker": SparkWorker,
     "campaign-service": CampaignServer,
     "ad-manager": AdManagerProcess,
     "adserver": AdServerProcess,
@@ -168,6 +151,7 @@ def _admit_hosts(cluster: Cluster, server: MariaDB) -> None:
     statements = [
         f"CREATE USER IF NOT EXISTS {who} IDENTIFIED BY '{LOCAL_MYSQL_PASSWORD}'",
         f"GRANT ALL PRIVILEGES ON `{database}`.* TO {who}",
+        f"GRANT SLAVE MONITOR ON *.* TO {who}",  # the replica's lag, for lag-tolerant reads
     ]
     connection = pymysql.connect(
         unix_socket=server.socket_path, user="root", password="", connect_timeout=5
