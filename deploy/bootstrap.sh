@@ -42,5 +42,8 @@ if [ "$(.tools/node_modules/.bin/buf --version 2>/dev/null)" != "$BUF_VERSION" ]
   npm install --prefix .tools --no-save --no-audit --no-fund --silent "@bufbuild/buf@$BUF_VERSION"
 fi
 
+# kustomize and the Kubernetes schemas, to check deploy/k8s offline (quick when installed)
+deploy/k8s/install-tools.sh
+
 step "resolving jars from Maven Central (cached in ~/.m2)"
 .venv/bin/python -m deploy.stack.java
