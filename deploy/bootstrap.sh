@@ -2,7 +2,7 @@
 # Installs what this project needs on a Debian 12 machine, idempotently; quick when done already.
 #   apt: MariaDB, Java 17 and Maven when missing, h2load and wrk for benchmarks, Chromium for browser tests
 #   .venv: the project and its pinned dependencies (pip install -e '.[dev]')
-#   .tools: buf (npm), the google/api protos, and the Kafka/Spark/metastore jar lists (Maven)
+#   .tools: buf (npm), kustomize (Go), the google/api protos, and the Kafka/Spark/metastore jar lists (Maven)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
