@@ -91,7 +91,7 @@ CLUSTER_FAULTS: tuple[Fault, ...] = (
     ),
     Fault(
         "spark-worker",
-        "spark-worker-1/spark-worker",
+        "spark-worker-1/spark-worker-0",
         KILL,
         "group",
         summary="Spark worker spark-worker-1 with its executor",
