@@ -105,10 +105,17 @@ class SparkMaster(Part):
             "--webui-port",
             str(s.spark_master_ui_port),
         ]
-        # No REST submission server: it would listen on a fixed port (6066), and Python jobs
-        # cannot be submitted to run on the cluster anyway.
-        env = {**_daemon_environment(s), "SPARK_MASTER_OPTS": "-Dspark.master.rest.enabled=false"}
-        return argv, env
+        options = [
+            # No REST submission server: it would listen on a fixed port (6066), and Python
+            # jobs cannot be submitted to run on the cluster anyway.
+            "-Dspark.master.rest.enabled=false",
+            # A restarted master reads back its workers and applications and tells the running
+            # drivers it is back; without this it forgets them, and a driver could never
+            # replace an executor again.
+            "-Dspark.deploy.recoveryMode=FILESYSTEM",
+            f"-Dspark.deploy.recoveryDirectory={self.state_dir / 'recovery'}",
+        ]
+        return argv, {**_daemon_environment(s), "SPARK_MASTER_OPTS": " ".join(options)}
 
     def healthy(self) -> bool:
         """healthy: the master's JSON says it is ALIVE (not still recovering or standing by)."""

@@ -4,8 +4,10 @@ A master and two workers (deploy/stack/spark_cluster.py) run on loopback with fr
 an isolated feedback writer (tests/integration/hive.py: its own topic, Hive database and run
 directory, on the test stack's Kafka and metastore) runs its driver here and its executors on
 the workers, its warehouse under a spark_storage_dir of the test's own. Synthetic feedback is
-produced while batches run; one worker's process is SIGKILLed in the middle, more is produced,
-and every request id must be in the archive exactly once, with the writer the same process.
+produced while batches run; one worker's process is SIGKILLed while its task reads a batch,
+more is produced, then the master is SIGKILLed and more is produced: every request id must be
+in the archive exactly once, the writer the same process, and the restarted master must know
+the writer again.
 The start times and how long archiving stalled are printed (pytest -s shows them).
 """
 
@@ -128,6 +130,13 @@ def _cores_used(cluster: Cluster) -> list[int]:
     return [int(w["coresused"]) for w in state["workers"] if w["state"] == "ALIVE"]
 
 
+def _writer_app(cluster: Cluster) -> tuple[str, int] | None:
+    """_writer_app is the writer's application as the master lists it: state and cores."""
+    apps = master_state(cluster.settings)["activeapps"]
+    found = [(a["state"], int(a["cores"])) for a in apps if a["name"] == "feedback-writer"]
+    return found[0] if found else None
+
+
 def _reading(writer: FeedbackWriter) -> int | None:
     """_reading is the batch being written (its tasks read Kafka on the executors), or None."""
     record = status.read_status(writer.settings) or {}
@@ -157,7 +166,7 @@ def _took(batch: dict[str, Any]) -> float:
     return round(float(batch["written_at"]) - float(batch["started_at"]), 1)
 
 
-def test_a_worker_killed_mid_batch_loses_and_doubles_no_feedback(
+def test_a_worker_or_the_master_killed_loses_and_doubles_no_feedback(
     stack: Settings, cluster: Cluster, spark: SparkSession, tmp_path: Path
 ) -> None:
     print(f"\nmaster and {WORKERS} workers ready in {cluster.start_seconds:.1f} s")
@@ -213,8 +222,22 @@ def test_a_worker_killed_mid_batch_loses_and_doubles_no_feedback(
         eventually(
             lambda: _all_archived(writer, spark, produced), timeout=ARCHIVE_SECONDS, interval=1
         )
+
+        # The master's death stops nothing (executors talk to the driver), and the restarted
+        # master recovers the writer with both workers' cores.
+        master_pid = cluster.master.process.pid()
+        assert master_pid is not None
+        os.kill(master_pid, signal.SIGKILL)
+        killed = time.monotonic()
+        produced += hive.produce(writer.settings, _events(LAST_ROUND, seed=4))
+        eventually(
+            lambda: _all_archived(writer, spark, produced), timeout=ARCHIVE_SECONDS, interval=1
+        )
+        eventually(lambda: _writer_app(cluster) == ("RUNNING", WORKERS), timeout=120, interval=0.5)
+        print(f"master restarted and recovered the writer in {time.monotonic() - killed:.1f} s")
+
         assert writer.process.pid() == writer_pid
         queries = (status.read_status(writer.settings) or {}).get("queries", {})
-        print(f"writer's queries after the kill: {queries}")
+        print(f"writer's queries after the kills: {queries}")
     finally:
         hive.remove(writer, spark)

@@ -44,6 +44,8 @@ def test_the_master_binds_this_host_with_its_ports(tmp_path: Path) -> None:
     assert env["SPARK_LOCAL_IP"] == "10.1.0.5"
     assert Path(env["JAVA_HOME"], "bin", "java").exists()
     assert SparkMaster(settings).ports() == (7077, 8080)
+    recovery = SparkMaster(settings).state_dir / "recovery"
+    assert f"-Dspark.deploy.recoveryDirectory={recovery}" in env["SPARK_MASTER_OPTS"]
 
 
 def test_a_worker_registers_with_the_master_spark_master_names(tmp_path: Path) -> None:
