@@ -1,4 +1,5 @@
-"""The feedback writer on a standalone Spark cluster: a worker's death loses and doubles nothing.
+"""The feedback writer on a standalone Spark cluster: a worker's or the master's death loses
+and doubles no feedback.
 
 A master and two workers (deploy/stack/spark_cluster.py) run on loopback with free ports, and
 an isolated feedback writer (tests/integration/hive.py: its own topic, Hive database and run
@@ -7,8 +8,9 @@ the workers, its warehouse under a spark_storage_dir of the test's own. Syntheti
 produced while batches run; one worker's process is SIGKILLed while its task reads a batch,
 more is produced, then the master is SIGKILLed and more is produced: every request id must be
 in the archive exactly once, the writer the same process, and the restarted master must know
-the writer again.
-The start times and how long archiving stalled are printed (pytest -s shows them).
+the writer again. The start times and how long archiving stalled are printed (pytest -s).
+
+Run it (the cluster marker is deselected by default): pytest -m cluster -s <this file>.
 """
 
 from __future__ import annotations
