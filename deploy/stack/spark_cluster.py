@@ -13,6 +13,9 @@ Python drivers are not run by the cluster: Spark's standalone mode refuses clust
 mode for Python applications, so a job's driver runs where its part runs (client mode, see
 spark/session.py) and only its executors run on the workers. An executor is a child of its
 worker and exits with it; the driver's scheduler runs the lost tasks again on the others.
+Executors talk to their driver directly, so a master's death stops no running job; the master
+keeps its workers and applications in its state directory and recovers them on restart.
+Start workers before the jobs: a job's first tasks wait for an executor.
 """
 
 from __future__ import annotations
