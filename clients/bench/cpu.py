@@ -1,5 +1,6 @@
 """CPU by part: where a benchmark's CPU went, per process of the running stack, from /proc.
 
+On a cluster's hosts it is each host's CPU instead (its supervisord's process tree).
 A part's CPU is its recorded process's and every descendant's (the AdServer's and the
 FeedbackService's workers, Envoy under its launcher, the Spark writer's JVM), read as utime +
 stime before and after a measurement. A worker that died and was replaced between the two
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clients.chaos.inject import Stack, descendants
+from deploy.stack.supervision import Supervisor
 from servers.settings import Settings
 
 _TICKS = os.sysconf("SC_CLK_TCK")
@@ -37,13 +39,30 @@ def tree_cpu_seconds(pid: int) -> float:
 
 
 def snapshot(settings: Settings) -> dict[str, float]:
-    """snapshot is every running part's CPU so far, by part name."""
+    """snapshot is every running part's CPU so far, by part name.
+
+    On a cluster (`cluster env`: the run directory is one of cluster_dir's hosts), it is every
+    host's CPU so far, by host name: its supervisord and every part under it.
+    """
+    hosts = settings.cluster_dir / "hosts"
+    if settings.run_dir.parent == hosts:
+        return _hosts_snapshot(hosts)
     stack = Stack(settings)
     readings: dict[str, float] = {}
     for name in stack.parts:
         pid = stack.pid(name)
         if pid is not None:
             readings[name] = tree_cpu_seconds(pid)
+    return readings
+
+
+def _hosts_snapshot(hosts: Path) -> dict[str, float]:
+    """_hosts_snapshot is each cluster host's CPU so far: its supervisord's process tree."""
+    readings: dict[str, float] = {}
+    for run_dir in sorted(hosts.iterdir()):
+        pid = Supervisor(run_dir).daemon.pid()
+        if pid is not None:
+            readings[run_dir.name] = tree_cpu_seconds(pid)
     return readings
 
 

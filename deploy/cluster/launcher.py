@@ -200,4 +200,4 @@ def _part_status(part: Part) -> PartStatus:
 
 def exports(cluster: Cluster) -> dict[str, str]:
     """exports are `cluster env`'s variables: `stack env`'s, pointing at the cluster."""
-    return cluster.client().exports()
+    return cluster.client().exports() | {"ADPLATFORM_CLUSTER_DIR": str(cluster.directory)}
