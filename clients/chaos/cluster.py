@@ -12,13 +12,14 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+from clients.chaos.inject import Stack
 from deploy.cluster import launcher, netns
 from deploy.cluster.launcher import Cluster
 from deploy.stack.part import Part
 from servers.settings import Settings
 
 
-class ClusterStack:
+class ClusterStack(Stack):
     """ClusterStack is the running cluster's parts by ``host/part`` name."""
 
     def __init__(self, cluster: Cluster) -> None:
@@ -29,17 +30,6 @@ class ClusterStack:
             for host in cluster.topology.hosts
             for part in cluster.parts(host)
         }
-
-    def pid(self, name: str) -> int | None:
-        """pid is the part's process as its host's supervisord records it (None: not running)."""
-        return self.parts[name].process.pid()
-
-    def healthy(self, name: str) -> bool:
-        """healthy asks the part's own health check; an error reads as not healthy."""
-        try:
-            return bool(self.parts[name].healthy())
-        except Exception:
-            return False
 
     def unhealthy(self) -> list[str]:
         """unhealthy names the parts not running and healthy now, and the hosts not reachable."""
