@@ -83,6 +83,9 @@ class MariaDB(Part):
             "--gtid-strict-mode=1",
             f"--binlog-expire-logs-seconds={BINLOG_KEPT_SECONDS}",
             "--binlog-cache-size=1M",  # a batch's row events stay in memory until its commit
+            # ROW logging replays a trigger's effects, not its body, so the platform's user may
+            # create triggers (tests do) without SUPER, as it could before the binary log.
+            "--log-bin-trust-function-creators=1",
         ]
         return argv, dict(os.environ)
 

@@ -309,12 +309,19 @@ def test_outside_its_dayparts_names_the_next_and_shows_its_controls(
     day = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")[
         tomorrow.weekday()
     ]
+    # The window spans tomorrow in the platform's zone whatever the hour: near midnight UTC
+    # the zone's tomorrow is already two UTC dates away.
+    window = campaign_pb2.DateRange(
+        start=(tomorrow - timedelta(days=2)).isoformat(),
+        end=(tomorrow + timedelta(days=1)).isoformat(),
+    )
     campaign = campaigns.create(
         stack,
         target_country=country,
         pacing="ASAP",
         daily_budget="5",
         dayparts=[campaign_pb2.Daypart(days=[day], start_hour=0, end_hour=24)],
+        date_range=window,
     )
     found = diagnosis(stack, token, campaign.campaign_id, "?minutes=60")
     assert codes(found) == ["OUTSIDE_DAYPART"]
