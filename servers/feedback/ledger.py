@@ -3,7 +3,8 @@
 Group commit (docs/design.md rule 6), as the served-ads writer does for rule 5: feedbacks that
 arrive together are settled together. One transaction per batch:
 
-1. one query reads the batch's served ads, joined with any earlier feedback for them;
+1. one query reads the batch's served ads, joined with any earlier feedback for them, and locks
+   those served-ads rows (FOR UPDATE, in request id order);
 2. the campaigns the batch charges are locked with one SELECT ... FOR UPDATE, in campaign id
    order, so two batches locking overlapping campaigns never deadlock (views charge nothing
    and lock nothing);
@@ -15,10 +16,15 @@ arrive together are settled together. One transaction per batch:
 
 Exactly once per request id: the feedback row's request id is unique. A duplicate inside the
 batch is answered the first's result, marked duplicate, and charges nothing; one settled by an
-earlier batch is found by the first query. A concurrent batch (another writer, another
-process) that settles the same request id first makes this batch's feedback INSERT fail on the
-key: the batch is rolled back and settled again in a new transaction, whose first query finds
-the winner's result (at most ATTEMPTS times; then the batcher isolates the row).
+earlier batch is found by the first query. Two concurrent batches (another writer, another
+process, another host) holding a request id in common serialize on its served-ads row: the
+first query's lock waits for the other batch to commit, then (a locking read sees the latest
+commit) finds the winner's result, so the loser never reaches the feedback key. Both take
+their row locks in one order, request ids then campaign ids, so they queue rather than
+deadlock. Should MySQL still refuse the batch for a duplicate key or a deadlock, the batch is
+rolled back and settled again in a new transaction (at most ATTEMPTS times; then the batcher
+isolates the row). Without the lock, batches cut differently from the same ids could lose that
+race attempt after attempt.
 
 No feedback fails another: an unknown request id is that feedback's NotFoundError; a Python
 error settling one (a campaign row that does not parse) is that feedback's error; a row MySQL
@@ -69,8 +75,8 @@ from servers.storage.schema import feedback, served_ads
 
 log = logging.getLogger(__name__)
 
-# ATTEMPTS bounds how often a batch is settled again after losing a race: another batch
-# committed one of its request ids first (duplicate key), or MySQL broke a lock cycle.
+# ATTEMPTS bounds how often a batch is settled again after MySQL refused it for a race the
+# served-ads locks should prevent: a duplicate key, or a lock cycle MySQL broke.
 ATTEMPTS = 3
 DUPLICATE_KEY = 1062
 DEADLOCK = 1213
@@ -187,8 +193,6 @@ class Ledger:
                 else:
                     outcome = earlier
                 outcomes.append(outcome)
-            # Inserted in request id order: two batches holding the same ids take their key
-            # locks in one order, so the later waits and then fails on the key.
             _insert_feedback(connection, sorted(work.feedback_rows), now)
             outbox.enqueue(connection, work.events, now)
             for campaign_id in sorted(work.charged):
@@ -262,7 +266,12 @@ def _insert_feedback(connection: Connection, rows: Sequence[_FeedbackRow], now: 
 
 
 def _lookup(connection: Connection, request_ids: Collection[str]) -> dict[str, _Found]:
-    """_lookup reads the served ads of request_ids and any earlier results, in one query."""
+    """_lookup reads and locks the served ads of request_ids, with any earlier results.
+
+    One query. The served-ads rows are locked in request id order (the primary key's range
+    scan, made explicit by ORDER BY): a concurrent batch settling any of them waits here, not
+    at the feedback key, and reads the result the first committed.
+    """
     query = (
         select(
             *_SERVED_COLUMNS,
@@ -272,6 +281,8 @@ def _lookup(connection: Connection, request_ids: Collection[str]) -> dict[str, _
         .select_from(served_ads)
         .outerjoin(feedback, feedback.c.request_id == served_ads.c.request_id)
         .where(served_ads.c.request_id.in_(list(request_ids)))
+        .order_by(served_ads.c.request_id)
+        .with_for_update()
     )
     found: dict[str, _Found] = {}
     for row in connection.execute(query).mappings():

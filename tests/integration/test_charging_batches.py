@@ -15,8 +15,10 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import threading
+import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -168,6 +170,56 @@ def test_two_processes_settling_the_same_request_ids_at_once_charge_each_once(
     total_spent = sum(money(database, state.spec.campaign_id).spent for state in states)
     assert total_spent == sum(spent for _, spent in charged) == Decimal("3.00")
     assert feedback_count(database, request_ids) == len(request_ids)
+
+
+def _settling_elsewhere(database: Engine, winner: int) -> bool:
+    """_settling_elsewhere is true while a connection other than winner runs a ledger statement."""
+    query = text(
+        "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID NOT IN (:winner, "
+        "CONNECTION_ID()) AND (INFO LIKE '%FROM served_ads%' OR INFO LIKE 'INSERT INTO feedback %')"
+    )
+    with database.connect() as connection:
+        return bool(connection.execute(query, {"winner": winner}).scalar_one())
+
+
+def test_a_batch_racing_another_for_a_request_id_waits_and_finds_its_result_at_once(
+    stack: Settings, database: Engine, books: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = stored.campaign(database, stack)
+    (request_id,) = stored.served_ads(database, state, auction_cpc=Decimal("0.001"))
+    monkeypatch.setattr(ledger, "ATTEMPTS", 1)  # a race lost at the feedback key would raise
+    with ThreadPoolExecutor(1) as pool, database.connect() as winner:
+        # The winner is another writer mid-batch: its served-ads lock held, its row written.
+        winner.begin()
+        winner_id = winner.execute(text("SELECT CONNECTION_ID()")).scalar_one()
+        winner.execute(
+            text("SELECT id FROM served_ads WHERE request_id = :rid FOR UPDATE"),
+            {"rid": request_id},
+        )
+        winner.execute(
+            text(
+                "INSERT INTO feedback (request_id, campaign_id, user_id, view, click, acquisition,"
+                " user_action, expenditure, recorded_at) VALUES (:rid, :cid, 'user-0', 1, 1, 0,"
+                " 'click', 0.001, UTC_TIMESTAMP())"
+            ),
+            {"rid": request_id, "cid": state.spec.campaign_id},
+        )
+        loser = pool.submit(books.settle_batch, [_feedback(request_id, CLICK)])
+        deadline = time.monotonic() + 30
+        while not _settling_elsewhere(database, winner_id):
+            assert not loser.done() and time.monotonic() < deadline, "the batch did not wait"
+            time.sleep(0.01)
+        winner.commit()
+        (outcome,) = loser.result(30)  # the loser's error, were it refused, raises here
+
+    first = _recorded(outcome)
+    assert (first.user_action, first.expenditure, first.duplicate) == (
+        "click",
+        Decimal("0.001"),
+        True,
+    )
+    assert money(database, state.spec.campaign_id).spent == 0  # the winner's charge was not ours
+    assert feedback_count(database, [request_id]) == 1
 
 
 def test_many_charges_to_one_campaign_in_one_batch_stop_at_the_budget_and_exhaust_it(
