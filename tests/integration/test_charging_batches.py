@@ -13,6 +13,7 @@ does not parse failing only its own feedback.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import multiprocessing
 import threading
 import time
@@ -172,14 +173,17 @@ def test_two_processes_settling_the_same_request_ids_at_once_charge_each_once(
     assert feedback_count(database, request_ids) == len(request_ids)
 
 
-def _settling_elsewhere(database: Engine, winner: int) -> bool:
-    """_settling_elsewhere is true while a connection other than winner runs a ledger statement."""
+def _connection_id(connection: Any) -> int:
+    return int(connection.execute(text("SELECT CONNECTION_ID()")).scalar_one())
+
+
+def _running_a_statement(database: Engine, connection_id: int) -> bool:
+    """_running_a_statement is true while the connection is inside a statement (or its lock)."""
     query = text(
-        "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID NOT IN (:winner, "
-        "CONNECTION_ID()) AND (INFO LIKE '%FROM served_ads%' OR INFO LIKE 'INSERT INTO feedback %')"
+        "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = :id AND INFO IS NOT NULL"
     )
     with database.connect() as connection:
-        return bool(connection.execute(query, {"winner": winner}).scalar_one())
+        return bool(connection.execute(query, {"id": connection_id}).scalar_one())
 
 
 def test_a_batch_racing_another_for_a_request_id_waits_and_finds_its_result_at_once(
@@ -188,37 +192,46 @@ def test_a_batch_racing_another_for_a_request_id_waits_and_finds_its_result_at_o
     state = stored.campaign(database, stack)
     (request_id,) = stored.served_ads(database, state, auction_cpc=Decimal("0.001"))
     monkeypatch.setattr(ledger, "ATTEMPTS", 1)  # a race lost at the feedback key would raise
-    with ThreadPoolExecutor(1) as pool, database.connect() as winner:
-        # The winner is another writer mid-batch: its served-ads lock held, its row written.
-        winner.begin()
-        winner_id = winner.execute(text("SELECT CONNECTION_ID()")).scalar_one()
-        winner.execute(
-            text("SELECT id FROM served_ads WHERE request_id = :rid FOR UPDATE"),
-            {"rid": request_id},
-        )
-        winner.execute(
-            text(
-                "INSERT INTO feedback (request_id, campaign_id, user_id, view, click, acquisition,"
-                " user_action, expenditure, recorded_at) VALUES (:rid, :cid, 'user-0', 1, 1, 0,"
-                " 'click', 0.001, UTC_TIMESTAMP())"
-            ),
-            {"rid": request_id, "cid": state.spec.campaign_id},
-        )
-        loser = pool.submit(books.settle_batch, [_feedback(request_id, CLICK)])
-        deadline = time.monotonic() + 30
-        while not _settling_elsewhere(database, winner_id):
-            assert not loser.done() and time.monotonic() < deadline, "the batch did not wait"
-            time.sleep(0.01)
-        winner.commit()
-        (outcome,) = loser.result(30)  # the loser's error, were it refused, raises here
+    # The winner is another writer paused mid-batch, its feedback row written, uncommitted.
+    # The loser is this writer, its connection noted as its batch begins.
+    written, release, losers_connection = threading.Event(), threading.Event(), []
+    insert_feedback, lookup = ledger._insert_feedback, ledger._lookup
 
-    first = _recorded(outcome)
-    assert (first.user_action, first.expenditure, first.duplicate) == (
-        "click",
-        Decimal("0.001"),
-        True,
+    def insert_then_pause(connection: Any, rows: Any, now: Any) -> None:
+        insert_feedback(connection, rows, now)
+        if threading.current_thread().name.startswith("winner"):
+            written.set()
+            release.wait(60)
+
+    def note_then_lookup(connection: Any, request_ids: Any) -> Any:
+        if threading.current_thread().name.startswith("loser"):
+            losers_connection.append(_connection_id(connection))
+        return lookup(connection, request_ids)
+
+    monkeypatch.setattr(ledger, "_insert_feedback", insert_then_pause)
+    monkeypatch.setattr(ledger, "_lookup", note_then_lookup)
+    with (
+        ThreadPoolExecutor(1, thread_name_prefix="winner") as winners,
+        ThreadPoolExecutor(1, thread_name_prefix="loser") as losers,
+    ):
+        try:
+            won = winners.submit(books.settle_batch, [_feedback(request_id, CLICK)])
+            assert written.wait(30), won.exception(0) if won.done() else "the winner stalled"
+            lost = losers.submit(books.settle_batch, [_feedback(request_id, CLICK)])
+            deadline = time.monotonic() + 30
+            while not (losers_connection and _running_a_statement(database, losers_connection[0])):
+                assert not lost.done() and time.monotonic() < deadline, "the batch did not wait"
+                time.sleep(0.01)
+        finally:
+            release.set()
+        (first,) = won.result(30)
+        (second,) = lost.result(30)  # the loser's error, were it refused, raises here
+
+    assert _recorded(first) == Recorded(
+        request_id, state.spec.campaign_id, "click", Decimal("0.001"), duplicate=False
     )
-    assert money(database, state.spec.campaign_id).spent == 0  # the winner's charge was not ours
+    assert _recorded(second) == dataclasses.replace(first, duplicate=True)
+    assert money(database, state.spec.campaign_id).spent == Decimal("0.001")  # charged once
     assert feedback_count(database, [request_id]) == 1
 
 
