@@ -26,6 +26,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 
+from servers.messaging import probes
 from servers.settings import Settings
 
 BILLING_QUERY = "feedback-events"
@@ -178,7 +179,11 @@ def committed_offsets(checkpoint: Path, topic: str) -> dict[int, int]:
 def end_offsets(bootstrap_servers: str, topic: str) -> dict[int, tuple[int, int]]:
     """end_offsets are each partition's (earliest, next) offsets on the broker."""
     consumer = Consumer(
-        {"bootstrap.servers": bootstrap_servers, "group.id": "adplatform-lag-probe"}
+        {
+            "bootstrap.servers": bootstrap_servers,
+            "group.id": "adplatform-lag-probe",
+            "logger": probes.QUIET,  # a broker down raises below; `stack status` says so
+        }
     )
     try:
         metadata = consumer.list_topics(topic, timeout=5)

@@ -11,7 +11,6 @@ kafka_min_insync_replicas must acknowledge an acks=all write.
 from __future__ import annotations
 
 import base64
-import logging
 import os
 import subprocess
 import uuid
@@ -27,11 +26,8 @@ from deploy.stack.errors import StackError
 from deploy.stack.java import classpath, java_binary
 from deploy.stack.net import wait_until
 from deploy.stack.part import Part
+from servers.messaging import probes
 from servers.settings import Settings
-
-_QUIET = logging.getLogger("adplatform.stack.kafka-probe")
-_QUIET.addHandler(logging.NullHandler())
-_QUIET.propagate = False
 
 JVM_FLAGS = (
     "-server",
@@ -257,7 +253,7 @@ class Kafka(Part):
         config: dict[str, Any] = {
             "bootstrap.servers": self._address(),
             "socket.timeout.ms": 3000,
-            "logger": _QUIET,  # refused connections while the broker boots are expected
+            "logger": probes.QUIET,  # refused connections while the broker boots are expected
         }
         return AdminClient(config)
 

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from pathlib import Path
 
+import pytest
+from confluent_kafka import KafkaException
+
 from spark.status import (
     committed_offsets,
+    end_offsets,
     query_troubles,
     read_batches,
     status_age,
@@ -102,3 +107,14 @@ def test_status_writes_from_several_threads_never_collide(tmp_path: Path) -> Non
     assert errors == []
     assert json.loads(path.read_text())["number"] == 199
     assert [p.name for p in tmp_path.iterdir()] == ["status.json"]  # no temporary files left
+
+
+def test_the_lag_probe_of_a_broker_that_is_down_raises_without_writing_to_the_terminal(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{closed.getsockname()[1]}"
+        with pytest.raises(KafkaException):
+            end_offsets(address, "feedback")
+    assert capfd.readouterr().err == ""
