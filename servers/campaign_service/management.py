@@ -179,7 +179,8 @@ class CampaignManagement:
         """diagnose says why a known campaign is or is not serving now (minutes 0: the default).
 
         The campaign, the ad servers' counters over the window and its capped users are read
-        in one transaction's snapshot, so the figures are of one instant.
+        on one connection, one statement after another: at READ COMMITTED each sees the latest
+        commit, so the figures are milliseconds apart, not of one instant.
         """
         window = delivery.window_minutes(minutes)
         campaign_id = identifiers.campaign_id(campaign_id)

@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 CONNECT_TIMEOUT_SECONDS = 5
 SERVING_TIMEOUT_SECONDS = 10  # read or write: far above any serving statement
 TOOL_TIMEOUT_SECONDS = 600
+ISOLATION_LEVEL = "READ COMMITTED"
 
 
 def engine(
@@ -25,9 +26,15 @@ def engine(
 
     Connections are only used through Connection contexts, which end every transaction
     (commit, or rollback on close), so the pool's own rollback on check-in is skipped.
+
+    Every session reads at READ COMMITTED, as the stack's MariaDB is configured, whatever an
+    existing server's default: under REPEATABLE READ the charging ledger's locking read of
+    a batch's served ads joined with their feedback would also gap-lock the feedback index,
+    and two batches with no request id in common could deadlock on their inserts.
     """
     return create_engine(
         database_url,
+        isolation_level=ISOLATION_LEVEL,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,

@@ -1,4 +1,5 @@
-"""Tests for servers/storage/db.py: a MySQL that hangs fails a call within its timeouts."""
+"""Tests for servers/storage/db.py: a MySQL that hangs fails a call within its timeouts, and
+every session reads at READ COMMITTED whatever the server's default."""
 
 from __future__ import annotations
 
@@ -21,6 +22,11 @@ def test_every_connection_gets_timeouts_unless_the_url_sets_them() -> None:
     own = connect_args("mysql+pymysql://u:p@127.0.0.1:3306/db?read_timeout=99", 10)
     assert "read_timeout" not in own  # the URL's own 99 reaches PyMySQL
     assert own["write_timeout"] == 10
+
+
+def test_every_session_reads_at_read_committed() -> None:
+    pooled = engine("mysql+pymysql://u:p@127.0.0.1:3306/db")
+    assert pooled.dialect._on_connect_isolation_level == "READ COMMITTED"
 
 
 @pytest.fixture
