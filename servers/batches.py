@@ -53,8 +53,9 @@ MAX_QUEUED = 5_000
 # STALLED_AFTER: a batch is one short statement (milliseconds, tens under load); when every
 # drainer's has run this long, the handler is stuck and new items are refused at once.
 STALLED_AFTER = 0.5
-# PATIENCE: how long a caller waits for its batch. A ServeAd may wait twice (profile, then
-# served ad), and both must fit in Envoy's 2 s device deadline with room for the answer.
+# PATIENCE: how long a caller waits for its batch. A ServeAd may wait three times (profile,
+# frequency counts, served ad); the serving budget (adserving/serving.py) bounds their sum
+# inside Envoy's 2 s device deadline, with room for the answer.
 PATIENCE = 0.75
 
 

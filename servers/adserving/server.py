@@ -24,7 +24,7 @@ from servers.adserving.profiles import Profiles
 from servers.adserving.recorder import Recorder
 from servers.adserving.refresher import IndexRefresher
 from servers.adserving.service import AdServerService
-from servers.adserving.serving import AdServing, DeliveryRules
+from servers.adserving.serving import AdServing, DeliveryRules, serve_budget
 from servers.campaigns import frequency
 from servers.campaigns.pricing import Weights
 from servers.money import parse_money
@@ -69,6 +69,7 @@ def build(config: settings.Settings) -> runtime.ServerSpec:
         counts=counts,
         sink=diagnostics,
         sample_every=config.diagnostics_sample_every,
+        budget=serve_budget(config.device_timeout_seconds),
     )
     servicer = AdServerService(serving, config.home_country)
 

@@ -14,10 +14,16 @@ by its id like anyone. The winner's impression is counted in the transaction tha
 its served ad (recorder.py).
 
 One request in sample_every is described to the diagnostics sink (sampling.DeliverySample).
+
+A request waits for MySQL up to three times (its profile, its user's counts, its served ad),
+each wait bounded by the batcher's patience. The three together are bounded by the serving
+budget: a request that has not been served within it is refused UNAVAILABLE, so a device
+behind Envoy hears a 503 with a retry hint, not the 504 of Envoy's own deadline.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import uuid
@@ -38,7 +44,7 @@ from servers.adserving.sampling import DeliverySample, SampleSink
 from servers.adserving.targeting import Request, Viewer, viewer
 from servers.campaigns import frequency
 from servers.campaigns.model import FrequencyCap
-from servers.errors import NotFoundError
+from servers.errors import NotFoundError, UnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +52,15 @@ MAX_BIDDERS = 32767  # served_ads.bidders is a SMALLINT
 FILLED = metrics.AUCTIONS.labels("filled")
 NO_FILL = metrics.AUCTIONS.labels("no_fill")
 NO_FLOOR = Decimal(0)
+# BUDGET_SHARE: the share of Envoy's device deadline that serving one request may take, its
+# waits for MySQL included; the rest is room for the answer on a busy machine.
+BUDGET_SHARE = 0.75
 _UTC = ZoneInfo("UTC")
+
+
+def serve_budget(device_deadline_seconds: float) -> float:
+    """serve_budget is how long a request may take to serve, inside Envoy's device deadline."""
+    return device_deadline_seconds * BUDGET_SHARE
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +103,7 @@ class AdServing:
         sink: SampleSink | None = None,
         sample_every: int = 16,
         rng: random.Random | None = None,
+        budget: float = 1.5,  # serve_budget of the default 2 s device deadline
     ) -> None:
         self.campaigns = campaigns
         self.profiles = profiles
@@ -99,10 +114,23 @@ class AdServing:
         self.sink: SampleSink = sink or _NoSink()
         self.sample_every = max(sample_every, 1)
         self.rng = rng or random.Random()
+        self.budget = budget
         self._requests = 0
 
     async def serve(self, request: Request, bid_floor: Decimal = NO_FLOOR) -> Placement | None:
-        """serve runs the auction for request; None is no fill (no campaign entered)."""
+        """serve runs the auction for request; None is no fill (no campaign entered).
+
+        Raises UnavailableError when the request was not served within the budget: an ad
+        recorded after that is an orphan row, never an answer.
+        """
+        try:
+            async with asyncio.timeout(self.budget):
+                return await self._serve(request, bid_floor)
+        except TimeoutError:
+            raise UnavailableError("the ad could not be served in time; retry") from None
+
+    async def _serve(self, request: Request, bid_floor: Decimal) -> Placement | None:
+        """_serve is serve without its budget."""
         profile = await self.profiles.find(request.user_id)
         index = await self.campaigns.index()
         now = datetime.now(UTC)

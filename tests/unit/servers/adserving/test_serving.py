@@ -25,8 +25,9 @@ from servers.adserving import auction
 from servers.adserving.frequency import Counts, Impression
 from servers.adserving.index import AdIndex, IndexedAd
 from servers.adserving.sampling import DeliverySample
-from servers.adserving.serving import AdServing, DeliveryRules
+from servers.adserving.serving import AdServing, DeliveryRules, serve_budget
 from servers.adserving.targeting import Request
+from servers.batches import PATIENCE
 from servers.campaigns import frequency
 from servers.campaigns.instructions import CampaignState
 from servers.campaigns.model import CampaignSpec, FrequencyCap, Period, Status
@@ -67,8 +68,10 @@ class Campaigns:
 
 
 class Profiles:
+    delay = 0.0  # how long MySQL takes to answer
+
     async def find(self, user_id: str) -> None:
-        return None
+        await asyncio.sleep(self.delay)
 
 
 class Recorder:
@@ -78,9 +81,10 @@ class Recorder:
         self.table = table
         self.ads: list[ServedAd] = []
         self.impressions: list[Impression] = []
+        self.delay = 0.0
 
     async def record(self, ad: ServedAd, impression: Impression | None = None) -> None:
-        await asyncio.sleep(0)  # the commit takes a moment: others may read meanwhile
+        await asyncio.sleep(self.delay)  # the commit takes a moment: others may read meanwhile
         self.ads.append(ad)
         if impression is not None:
             self.impressions.append(impression)
@@ -99,12 +103,13 @@ class StoredCounts:
         self.table = table
         self.reads: list[str] = []
         self.down = False
+        self.delay = 0.0
 
     async def of(self, user_id: str) -> Counts:
         self.reads.append(user_id)
         if self.down:
             raise UnavailableError("frequency counts are unavailable; retry")
-        await asyncio.sleep(0)
+        await asyncio.sleep(self.delay)
         return {c: value for (u, c), value in self.table.items() if u == user_id}
 
 
@@ -140,14 +145,17 @@ class Setup:
     recorder: Recorder
     counts: StoredCounts
     sink: Sink
+    profiles: Profiles
 
 
-def setup(ads: list[IndexedAd], sample_every: int = 1000, **rules: Any) -> Setup:
+def setup(
+    ads: list[IndexedAd], sample_every: int = 1000, budget: float = 1.5, **rules: Any
+) -> Setup:
     table: dict[tuple[str, str], tuple[datetime, int]] = {}
-    recorder, counts, sink = Recorder(table), StoredCounts(table), Sink()
+    recorder, counts, sink, profiles = Recorder(table), StoredCounts(table), Sink(), Profiles()
     serving = AdServing(
         Campaigns(AdIndex(ads, KOLKATA, datetime.now(UTC))),  # type: ignore[arg-type]
-        Profiles(),  # type: ignore[arg-type]
+        profiles,  # type: ignore[arg-type]
         recorder,  # type: ignore[arg-type]
         auction.PricingMode.SECOND_PRICE,
         rules=DeliveryRules(tz=KOLKATA, **rules),
@@ -155,8 +163,9 @@ def setup(ads: list[IndexedAd], sample_every: int = 1000, **rules: Any) -> Setup
         sink=sink,
         sample_every=sample_every,
         rng=random.Random(1),
+        budget=budget,
     )
-    return Setup(serving, recorder, counts, sink)
+    return Setup(serving, recorder, counts, sink, profiles)
 
 
 def winners(run: Setup, count: int, user_id: str = "u1") -> list[str | None]:
@@ -210,6 +219,33 @@ def test_counts_out_of_reach_fail_the_request(make_spec: MakeSpec) -> None:
     with pytest.raises(UnavailableError):
         winners(run, 1)
     assert run.recorder.ads == []
+
+
+def _slow_mysql(run: Setup, seconds: float) -> None:
+    """_slow_mysql makes each of a capped request's three waits for MySQL take seconds."""
+    run.profiles.delay = run.counts.delay = run.recorder.delay = seconds
+
+
+def test_three_waits_for_mysql_that_overrun_the_budget_together_refuse_the_request(
+    make_spec: MakeSpec,
+) -> None:
+    run = setup([ad(make_spec, "dear", "0.0009", TWO_A_DAY)], budget=0.25)
+    _slow_mysql(run, 0.1)  # each wait well inside a batcher's patience, the three not
+    with pytest.raises(UnavailableError, match="in time"):
+        winners(run, 1)
+    assert run.recorder.ads == []  # never answered, and here never recorded either
+    assert run.counts.reads == ["u1"]  # it got as far as its counts
+
+
+def test_waits_for_mysql_inside_the_budget_serve(make_spec: MakeSpec) -> None:
+    run = setup([ad(make_spec, "dear", "0.0009", TWO_A_DAY)], budget=1.0)
+    _slow_mysql(run, 0.1)
+    assert winners(run, 1) == ["dear"]
+
+
+def test_the_budget_leaves_room_inside_envoys_device_deadline() -> None:
+    assert serve_budget(2.0) == 1.5
+    assert serve_budget(2.0) < 3 * PATIENCE  # the budget, not the patiences, bounds a request
 
 
 def test_a_count_of_yesterday_starts_over(make_spec: MakeSpec) -> None:
