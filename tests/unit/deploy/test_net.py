@@ -23,9 +23,14 @@ def test_a_port_taken_or_handed_out_before_is_skipped(monkeypatch: pytest.Monkey
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         busy = taken.getsockname()[1]
-        given = net.free_port()
-        draws = iter([busy, given, given + 1])  # the kernel's choice: free to us, not to bind
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            free = probe.getsockname()[1]  # released: bindable, and never handed out
+        given = 1024 if free != 1024 else 1025  # handed out before: skipped without a bind
+        monkeypatch.setattr(net, "_handed_out", {given})
+        draws = iter([busy, given, free])  # the draws' order, as the random choice made them
         monkeypatch.setattr(net, "LISTEN_FLOOR", 1024)
         monkeypatch.setattr(net, "ephemeral_floor", lambda: 65_536)
         monkeypatch.setattr(net._random, "randrange", lambda low, high: next(draws))
-        assert net.free_port() == given + 1
+        assert net.free_port() == free
+        assert net._handed_out == {given, free}
