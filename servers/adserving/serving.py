@@ -103,7 +103,7 @@ class AdServing:
         sink: SampleSink | None = None,
         sample_every: int = 16,
         rng: random.Random | None = None,
-        budget: float = 1.5,  # serve_budget of the default 2 s device deadline
+        budget: float,
     ) -> None:
         self.campaigns = campaigns
         self.profiles = profiles

@@ -53,6 +53,7 @@ UNTARGETED = {
     },
 }
 TWO_A_DAY = FrequencyCap(2, Period.DAY)
+BUDGET = serve_budget(2.0)  # Envoy's default device deadline
 
 
 def request(user_id: str = "u1") -> Request:
@@ -149,7 +150,7 @@ class Setup:
 
 
 def setup(
-    ads: list[IndexedAd], sample_every: int = 1000, budget: float = 1.5, **rules: Any
+    ads: list[IndexedAd], sample_every: int = 1000, budget: float = BUDGET, **rules: Any
 ) -> Setup:
     table: dict[tuple[str, str], tuple[datetime, int]] = {}
     recorder, counts, sink, profiles = Recorder(table), StoredCounts(table), Sink(), Profiles()
